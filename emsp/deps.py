@@ -1,0 +1,96 @@
+"""FastAPI dependencies: the node, the per-request database session, and who is calling."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from emsp.errors import AdminError
+from emsp.node import Node
+from emsp.settings import AdminKey
+from ocpi.auth import candidate_tokens
+from ocpi.errors import Unauthorized
+from ocpi.types import utcnow
+from partners.tables import Partner, PartnerStatus, TokenKind
+from partners.tokens import find_by_token
+
+
+def get_node(request: Request) -> Node:
+    node: Node = request.app.state.node
+    return node
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    node = get_node(request)
+    async with node.sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+DbSession = Annotated[AsyncSession, Depends(_session, scope="function")]
+NodeDep = Annotated[Node, Depends(get_node)]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated OCPI caller: the partner and which kind of token it used."""
+
+    partner: Partner
+    token_kind: TokenKind
+
+    @property
+    def partner_id(self) -> int:
+        assert self.partner.id is not None
+        return self.partner.id
+
+
+async def _find_caller(request: Request, session: AsyncSession) -> Caller:
+    found = await find_by_token(session, candidate_tokens(request.headers.get("authorization")), utcnow())
+    if found is None:
+        raise Unauthorized()
+    partner, kind = found
+    if partner.status == PartnerStatus.UNREGISTERED:
+        raise Unauthorized()
+    return Caller(partner=partner, token_kind=kind)
+
+
+async def registration_caller(request: Request, session: DbSession) -> Caller:
+    """Versions and credentials: token A (registration) or the partner's own token."""
+    return await _find_caller(request, session)
+
+
+async def module_caller(request: Request, session: DbSession) -> Caller:
+    """Functional modules: only a registered partner's own token; token A gives 401."""
+    caller = await _find_caller(request, session)
+    if caller.token_kind != TokenKind.SERVER:
+        raise Unauthorized("Token A may be used only on versions and credentials")
+    if caller.partner.status == PartnerStatus.SUSPENDED:
+        raise Unauthorized("Partner suspended")
+    return caller
+
+
+RegistrationCaller = Annotated[Caller, Depends(registration_caller)]
+ModuleCaller = Annotated[Caller, Depends(module_caller)]
+
+
+def admin_key(request: Request) -> AdminKey:
+    """Admin API: `Authorization: Bearer <key>` against the configured keys (constant-time compare)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value:
+        for key in get_node(request).settings.admin_keys:
+            if hmac.compare_digest(key.secret.get_secret_value().encode(), value.strip().encode()):
+                return key
+    raise AdminError(401, "unauthorized", "Missing or unknown admin API key")
+
+
+AdminKeyDep = Annotated[AdminKey, Depends(admin_key)]

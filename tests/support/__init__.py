@@ -1,0 +1,1 @@
+"""Test support: real HTTP servers on loopback, fake partners, data builders."""
