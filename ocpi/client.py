@@ -43,7 +43,7 @@ import httpx
 from ocpi import headers as h
 from ocpi.auth import encode_token
 from ocpi.errors import PartnerCallError
-from ocpi.pagination import OFFSET, PageParams, parse_next_link, replace_query_params
+from ocpi.pagination import PageParams, lower_offset, parse_next_link, replace_query_params
 from ocpi.status import is_success
 from ocpi.types import format_datetime, utcnow
 
@@ -262,7 +262,7 @@ class OcpiClient:
             page = await self._fetch_page(current, origin, routing, max_page_size_bytes)
             total = page.total_count
             if previous_total is not None and total is not None and total < previous_total:
-                redo = _lower_offset(current, previous_total - total)
+                redo = lower_offset(current, previous_total - total)
                 previous_total = total
                 if redo is not None:
                     logger.info(
@@ -555,14 +555,6 @@ def _normalise(url: str) -> str:
     parts = urlsplit(url)
     query = sorted(parse_qsl(parts.query, keep_blank_values=True))
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path or '/'}?{query}"
-
-
-def _lower_offset(url: str, by: int) -> str | None:
-    """`url` with its `offset` lowered by `by` (not below 0); None when there is no offset to lower."""
-    values = [value for key, value in parse_qsl(urlsplit(url).query) if key == OFFSET]
-    if not values or not values[0].isdigit() or int(values[0]) == 0:
-        return None  # first page, or a server paging by cursor: nothing to redo
-    return replace_query_params(url, {OFFSET: str(max(0, int(values[0]) - by))})
 
 
 def _safe_url(url: str) -> str:

@@ -8,7 +8,8 @@
   `X-Limit`, the server's maximum page size, even when fewer objects are returned.
 
 Server side: `parse_page_params`, `build_link`, `next_offset`, `pagination_headers`.
-Client side: `parse_next_link`, `replace_query_params` (used by `ocpi.client.OcpiClient.iter_pages`).
+Client side: `parse_next_link`, `lower_offset`, `replace_query_params` (used by
+`ocpi.client.OcpiClient.iter_pages`).
 """
 
 from __future__ import annotations
@@ -137,6 +138,18 @@ def replace_query_params(url: str, updates: Mapping[str, str | None]) -> str:
     kept.extend((key, value) for key, value in updates.items() if key not in done and value is not None)
     # ":" stays readable in DateTimes, as in the spec's examples; "+" and "&" are encoded.
     return urlunsplit(parts._replace(query=urlencode(kept, safe=":")))
+
+
+def lower_offset(url: str, by: int) -> str | None:
+    """`url` with its `offset` lowered by `by` (not below 0); None when it has no offset above 0.
+
+    The client's answer to a shrinking `X-Total-Count` (spec "Paginated Response": redo the previous GET
+    with the offset lowered). None for a first page or a server that pages with its own cursor.
+    """
+    values = [value for key, value in parse_qsl(urlsplit(url).query) if key == OFFSET]
+    if not values or not _DIGITS.fullmatch(values[0]) or int(values[0]) == 0:
+        return None
+    return replace_query_params(url, {OFFSET: str(max(0, int(values[0]) - by))})
 
 
 def build_link(base_url: str, params: PageParams, next_offset: int, limit: int) -> str:

@@ -11,6 +11,7 @@ from ocpi.errors import InvalidParameters
 from ocpi.pagination import (
     PageParams,
     build_link,
+    lower_offset,
     next_offset,
     pagination_headers,
     parse_next_link,
@@ -166,7 +167,11 @@ def test_parse_next_link(header: str | None, expected: str | None) -> None:
 
 @pytest.mark.parametrize(
     "header",
-    ['https://a.example/n; rel="next"', '<https://a.example/n; rel="next"', '<https://a.example/n>; rel="next'],
+    [
+        'https://a.example/n; rel="next"',
+        '<https://a.example/n; rel="next"',
+        '<https://a.example/n>; rel="next',
+    ],
 )
 def test_parse_next_link_malformed(header: str) -> None:
     assert parse_next_link(header) is None
@@ -198,3 +203,10 @@ def test_replace_query_params_keeps_position_and_removes() -> None:
     assert replace_query_params("https://h/x", {"date_from": "2020-01-01T00:00:00+01:00"}) == (
         "https://h/x?date_from=2020-01-01T00:00:00%2B01:00"
     )
+
+
+def test_lower_offset() -> None:
+    assert lower_offset("https://h/x?limit=5&offset=10", 1) == "https://h/x?limit=5&offset=9"
+    assert lower_offset("https://h/x?offset=2", 5) == "https://h/x?offset=0"
+    assert lower_offset("https://h/x?offset=0", 1) is None
+    assert lower_offset("https://h/x?cursor=abc", 1) is None
