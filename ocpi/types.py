@@ -20,7 +20,7 @@ from pydantic import BeforeValidator, PlainSerializer, StringConstraints
 _PRINTABLE_ASCII = r"^[\x20-\x7e]*$"
 
 
-def CiString(max_length: int) -> Any:  # noqa: N802 - named as in the spec
+def CiString(max_length: int) -> Any:
     """`CiString(n)` of the spec: printable ASCII, case-insensitive, at most `max_length` characters.
 
     Returns a type usable by pydantic; mypy cannot use a call result as a type, so typed code uses the
@@ -29,7 +29,7 @@ def CiString(max_length: int) -> Any:  # noqa: N802 - named as in the spec
     return Annotated[str, StringConstraints(max_length=max_length, pattern=_PRINTABLE_ASCII)]
 
 
-def String(max_length: int) -> Any:  # noqa: N802 - named as in the spec
+def String(max_length: int) -> Any:
     """`string(n)` of the spec: unicode text of at most `max_length` characters (see `CiString`)."""
     return Annotated[str, StringConstraints(max_length=max_length)]
 
@@ -88,11 +88,15 @@ def to_utc(value: Any) -> Any:
 
 
 def format_datetime(value: datetime) -> str:
-    """Write a DateTime as the spec does: UTC with a `Z`, milliseconds only when present."""
+    """Write a DateTime as the spec does: UTC with a `Z`, milliseconds only when present.
+
+    `isoformat` rather than `strftime`: `%Y` does not pad years before 1000 to four digits.
+    """
     value = to_utc(value)
-    if value.microsecond:
-        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    naive = value.replace(tzinfo=None)
+    if naive.microsecond:
+        return naive.isoformat(timespec="milliseconds") + "Z"
+    return naive.isoformat(timespec="seconds") + "Z"
 
 
 DateTime = Annotated[
