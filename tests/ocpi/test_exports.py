@@ -5,8 +5,9 @@ import ocpi.models
 
 EXPECTED = {
     "DateTime", "Number", "OcpiCallResult", "OcpiClient", "OcpiError", "OcpiResponse", "Page", "PageParams",
-    "PartnerCallError", "StatusCode", "build_link", "candidate_tokens", "ci_equal", "encode_token", "envelope",
-    "errors", "format_datetime", "headers", "is_valid_token", "models", "new_token", "pagination_headers",
+    "PartnerCallError", "StatusCode", "build_link", "candidate_tokens", "ci_equal", "encode_token",
+    "envelope", "errors", "format_datetime", "headers", "is_valid_token", "models", "new_token",
+    "pagination_headers",
     "parse_next_link", "parse_page_params", "parse_retry_after", "to_utc",
 }  # fmt: skip
 
