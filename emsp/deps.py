@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -42,10 +42,12 @@ NodeDep = Annotated[Node, Depends(get_node)]
 
 @dataclass(frozen=True)
 class Caller:
-    """An authenticated OCPI caller: the partner and which kind of token it used."""
+    """An authenticated OCPI caller: the partner, which kind of token it used, and that token (kept out of
+    `repr` so it never reaches a log)."""
 
     partner: Partner
     token_kind: TokenKind
+    token: str = field(default="", repr=False)
 
     @property
     def partner_id(self) -> int:
@@ -55,12 +57,9 @@ class Caller:
 
 async def _find_caller(request: Request, session: AsyncSession) -> Caller:
     found = await find_by_token(session, candidate_tokens(request.headers.get("authorization")), utcnow())
-    if found is None:
+    if found is None or found.partner.status == PartnerStatus.UNREGISTERED:
         raise Unauthorized()
-    partner, kind = found
-    if partner.status == PartnerStatus.UNREGISTERED:
-        raise Unauthorized()
-    return Caller(partner=partner, token_kind=kind)
+    return Caller(partner=found.partner, token_kind=found.kind, token=found.token)
 
 
 async def registration_caller(request: Request, session: DbSession) -> Caller:
@@ -69,12 +68,15 @@ async def registration_caller(request: Request, session: DbSession) -> Caller:
 
 
 async def module_caller(request: Request, session: DbSession) -> Caller:
-    """Functional modules: only a registered partner's own token; token A gives 401."""
+    """Functional modules: only a connected partner's own token; token A gives 401, and so does the token
+    we issued while our registration toward the partner is still under way (PLANNED)."""
     caller = await _find_caller(request, session)
     if caller.token_kind != TokenKind.SERVER:
         raise Unauthorized("Token A may be used only on versions and credentials")
     if caller.partner.status == PartnerStatus.SUSPENDED:
         raise Unauthorized("Partner suspended")
+    if caller.partner.status != PartnerStatus.CONNECTED:
+        raise Unauthorized("Credentials exchange not finished")
     return caller
 
 

@@ -9,8 +9,8 @@ from enum import StrEnum
 from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from partners.sqltypes import UTCDateTime
 from ocpi.types import utcnow
+from partners.sqltypes import UTCDateTime
 
 
 class PartnerStatus(StrEnum):
@@ -35,7 +35,7 @@ class Partner(SQLModel, table=True):
     versions_url: str | None = Field(default=None, max_length=512)
     version: str | None = Field(default=None, max_length=10)
     version_details_url: str | None = Field(default=None, max_length=512)
-    client_token: str | None = Field(default=None, max_length=64)  # we send it; never listed or logged
+    client_token: str | None = Field(default=None, max_length=64, repr=False)  # we send it; never listed
     base64_token: bool = True  # False for older peers that read the token raw
     initiated_by_us: bool = False
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -44,13 +44,16 @@ class Partner(SQLModel, table=True):
 
 
 class PartnerRole(SQLModel, table=True):
-    """One `(role, country_code, party_id)` the partner speaks for (CredentialsRole, or a party behind a hub)."""
+    """One `(role, country_code, party_id)` the partner speaks for (a CredentialsRole, or a party behind
+    a hub)."""
 
     __tablename__ = "partner_roles"
     __table_args__ = (UniqueConstraint("partner_id", "role", "country_code", "party_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    partner_id: int = Field(sa_column=Column(Integer, ForeignKey("partners.id", ondelete="CASCADE"), nullable=False, index=True))
+    partner_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("partners.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
     role: str = Field(max_length=10)
     country_code: str = Field(max_length=2)
     party_id: str = Field(max_length=3)
@@ -63,7 +66,9 @@ class PartnerEndpoint(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("partner_id", "identifier", "role"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    partner_id: int = Field(sa_column=Column(Integer, ForeignKey("partners.id", ondelete="CASCADE"), nullable=False, index=True))
+    partner_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("partners.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
     identifier: str = Field(max_length=40)
     role: str = Field(max_length=10)
     url: str = Field(max_length=512)
@@ -76,7 +81,9 @@ class PartnerToken(SQLModel, table=True):
     __table_args__ = (Index("ix_partner_tokens_partner", "partner_id"),)
 
     token_hash: str = Field(primary_key=True, max_length=64)
-    partner_id: int = Field(sa_column=Column(Integer, ForeignKey("partners.id", ondelete="CASCADE"), nullable=False))
+    partner_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("partners.id", ondelete="CASCADE"), nullable=False)
+    )
     kind: str = Field(max_length=20)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
