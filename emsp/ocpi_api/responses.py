@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi.responses import JSONResponse
 
+from ocpi import headers as h
 from ocpi.envelope import envelope
 from ocpi.status import StatusCode
 
@@ -23,3 +25,20 @@ def ocpi_response(
         status_code=http_status,
         headers=headers,
     )
+
+
+def response_routing_headers(request_headers: Mapping[str, str]) -> dict[str, str]:
+    """The routing headers of a functional module's response: the request's `OCPI-from-*` and `OCPI-to-*`
+    swapped (spec transport_and_format.asciidoc, "Message Routing Headers"); {} when the request had none."""
+    pairs = (
+        (h.FROM_COUNTRY_CODE, h.TO_COUNTRY_CODE),
+        (h.FROM_PARTY_ID, h.TO_PARTY_ID),
+        (h.TO_COUNTRY_CODE, h.FROM_COUNTRY_CODE),
+        (h.TO_PARTY_ID, h.FROM_PARTY_ID),
+    )
+    result: dict[str, str] = {}
+    for request_name, response_name in pairs:
+        value = (request_headers.get(request_name) or "").strip()
+        if value and value.isascii() and len(value) <= 3:
+            result[response_name] = value
+    return result

@@ -1,0 +1,410 @@
+"""Token changes: create, edit, block, unblock, deactivate (validity jobs are in `emsp.tokens.validity`).
+
+Every change, in the caller's transaction: sets `last_updated`, adds 1 to `version`, writes a
+`TokenHistory` row and calls `emsp.distribution.ledger.mark_token_changed`. Functions only `flush()`.
+
+Rules:
+- `(uid, type)` is unique per issuing party (uid compared case-insensitively); `contract_id` is unique.
+- INACTIVE (deactivated) is final: no edit, block, unblock or reactivation.
+- BLOCKED needs a reason; unblock returns the token to ACTIVE (or EXPIRED when `valid_until` has passed).
+- EXPIRED is set when `valid_until` passes; an edit that moves `valid_until` to the future (or clears it)
+  makes the token ACTIVE again.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from emsp.distribution import ledger
+from emsp.tokens.contract_id import InvalidContractId, new_contract_id, normalise_contract_id
+from emsp.tokens.errors import InvalidTokenData, TokenConflict, TokenNotFound
+from emsp.tokens.schemas import BlockRequest, DeactivateRequest, LocationRule, TokenCreate, TokenEdit
+from emsp.tokens.tables import Token, TokenAction, TokenHistory, TokenStatus
+from ocpi.models.tokens import TokenType, WhitelistType
+from ocpi.types import format_datetime, utcnow
+
+_REQUIRED_ON_EDIT = ("contract_id", "issuer", "whitelist")
+
+
+class Party(Protocol):
+    """One of our own parties (settings.parties)."""
+
+    country_code: str
+    party_id: str
+    name: str
+
+
+def precise_now(now: datetime | None = None) -> datetime:
+    """`now` truncated to milliseconds, the precision OCPI DateTimes are written with."""
+    now = now or utcnow()
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+# ---------------------------------------------------------------------------------------------- lookups
+
+
+async def get_token(session: AsyncSession, token_id: int) -> Token:
+    token = await session.get(Token, token_id)
+    if token is None:
+        raise TokenNotFound(f"no token with id {token_id}")
+    return token
+
+
+async def find_token(session: AsyncSession, ref: str, token_type: str | None = None) -> Token:
+    """A token by id or by uid. `ref` made of digits is an id first, then a uid; `uid:<uid>` is always a
+    uid. Several tokens with that uid (other types or parties) and no `token_type` → `TokenConflict`."""
+    ref = ref.strip()
+    if ref.lower().startswith("uid:"):
+        ref = ref[4:]
+    elif ref.isascii() and ref.isdigit() and len(ref) < 19:
+        token = await session.get(Token, int(ref))
+        if token is not None and (token_type is None or token.type == token_type):
+            return token
+    stmt = select(Token).where(col(Token.uid_norm) == ref.lower())
+    if token_type is not None:
+        stmt = stmt.where(col(Token.type) == token_type)
+    found = list((await session.exec(stmt.order_by(col(Token.id)).limit(10))).all())
+    if not found:
+        raise TokenNotFound(f"no token with id or uid {ref!r}")
+    if len(found) > 1:
+        kinds = ", ".join(f"{t.country_code}-{t.party_id} {t.type} (id {t.id})" for t in found)
+        raise TokenConflict(f"several tokens have uid {ref!r}: {kinds}; give the type or the id")
+    return found[0]
+
+
+async def _lock(session: AsyncSession, token: Token) -> Token:
+    """The token re-read and locked for update (PostgreSQL; SQLite serialises writers anyway)."""
+    stmt = (
+        select(Token)
+        .where(col(Token.id) == token.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.exec(stmt)).one()
+
+
+async def history(session: AsyncSession, token_id: int) -> list[TokenHistory]:
+    stmt = select(TokenHistory).where(col(TokenHistory.token_id) == token_id)
+    return list((await session.exec(stmt.order_by(col(TokenHistory.version)))).all())
+
+
+# ---------------------------------------------------------------------------------------------- create
+
+
+def _party(parties: Sequence[Party], country_code: str | None, party_id: str | None) -> Party:
+    if not parties:
+        raise InvalidTokenData("no own party is configured (EMSP_PARTIES)")
+    if country_code is None and party_id is None:
+        return parties[0]
+    for party in parties:
+        if (country_code or "").upper() == party.country_code.upper() and (
+            party_id or ""
+        ).upper() == party.party_id.upper():
+            return party
+    ours = ", ".join(f"{p.country_code}-{p.party_id}" for p in parties)
+    raise InvalidTokenData(f"{country_code}-{party_id} is not one of our parties ({ours})")
+
+
+async def create_token(
+    session: AsyncSession,
+    data: TokenCreate,
+    *,
+    parties: Sequence[Party],
+    actor: str,
+    now: datetime | None = None,
+) -> Token:
+    now = precise_now(now)
+    party = _party(parties, data.country_code, data.party_id)
+    uid = data.uid
+    if uid is None:
+        if data.type == TokenType.RFID:
+            raise InvalidTokenData("uid is required for RFID tokens (the card's UID)")
+        uid = str(uuid.uuid4())
+    values = _field_values(data, set(TokenEdit.model_fields))
+    values["contract_id"] = await _contract_id(session, data.contract_id, party.country_code, party.party_id)
+    values["issuer"] = data.issuer or party.name[:64]
+    values["whitelist"] = str(data.whitelist or _default_whitelist(data.type))
+    _check_window(values.get("valid_from"), values.get("valid_until"))
+    if values.get("valid_until") is not None and values["valid_until"] <= now:
+        raise InvalidTokenData("valid_until is in the past")
+    token = Token(
+        country_code=party.country_code.upper(),
+        party_id=party.party_id.upper(),
+        uid=uid,
+        uid_norm=uid.lower(),
+        type=str(data.type),
+        status=TokenStatus.ACTIVE,
+        version=1,
+        last_updated=now,
+        created_at=now,
+        **values,
+    )
+    await _ensure_unique(session, token)
+    session.add(token)
+    await _flush(session)
+    changes = {k: [None, _jsonable(v)] for k, v in _snapshot(token).items() if v is not None}
+    await _record(session, token, actor, TokenAction.CREATE, changes, now)
+    return token
+
+
+def _default_whitelist(token_type: TokenType) -> WhitelistType:
+    if token_type in (TokenType.APP_USER, TokenType.AD_HOC_USER):
+        return WhitelistType.NEVER
+    return WhitelistType.ALLOWED
+
+
+async def _contract_id(session: AsyncSession, given: str | None, country_code: str, party_id: str) -> str:
+    if given is not None:
+        try:
+            return normalise_contract_id(given)
+        except InvalidContractId as exc:
+            raise InvalidTokenData(str(exc)) from exc
+    for _ in range(20):
+        try:
+            candidate = new_contract_id(country_code, party_id)
+        except InvalidContractId as exc:
+            raise InvalidTokenData(f"{exc}: give a contract_id") from exc
+        taken = await session.exec(select(Token.id).where(col(Token.contract_id) == candidate))
+        if taken.first() is None:
+            return candidate
+    raise TokenConflict("could not generate a free contract_id")  # pragma: no cover - 36^8 ids
+
+
+# ------------------------------------------------------------------------------------------------ edit
+
+
+async def edit_token(
+    session: AsyncSession, token: Token, data: TokenEdit, *, actor: str, now: datetime | None = None
+) -> Token:
+    now = precise_now(now)
+    token = await _lock(session, token)
+    _refuse_if_inactive(token, "edited")
+    requested = data.changed()
+    for name in _REQUIRED_ON_EDIT:
+        if name in requested and requested[name] is None:
+            raise InvalidTokenData(f"{name} cannot be cleared")
+    values = _field_values(data, set(requested))
+    if "contract_id" in values:
+        values["contract_id"] = await _contract_id(
+            session, values["contract_id"], token.country_code, token.party_id
+        )
+        if values["contract_id"] != token.contract_id:
+            await _ensure_contract_id_free(session, values["contract_id"], token.id)
+    new_from = values.get("valid_from", token.valid_from)
+    new_until = values.get("valid_until", token.valid_until)
+    _check_window(new_from, new_until)
+    if token.status == TokenStatus.EXPIRED and (new_until is None or new_until > now):
+        values["status"] = TokenStatus.ACTIVE
+    elif token.status == TokenStatus.ACTIVE and new_until is not None and new_until <= now:
+        values["status"] = TokenStatus.EXPIRED
+    changes = apply_changes(token, values)
+    if not changes:
+        return token
+    await record_change(session, token, actor, TokenAction.EDIT, changes, now)
+    return token
+
+
+# ----------------------------------------------------------------------------------------- transitions
+
+
+async def block_token(
+    session: AsyncSession, token: Token, data: BlockRequest, *, actor: str, now: datetime | None = None
+) -> Token:
+    token = await _lock(session, token)
+    _refuse_if_inactive(token, "blocked")
+    if token.status == TokenStatus.BLOCKED:
+        raise TokenConflict("token is already blocked")
+    changes = apply_changes(token, {"status": TokenStatus.BLOCKED, "block_reason": data.reason})
+    await record_change(session, token, actor, TokenAction.BLOCK, changes, precise_now(now))
+    return token
+
+
+async def unblock_token(
+    session: AsyncSession, token: Token, *, actor: str, now: datetime | None = None
+) -> Token:
+    now = precise_now(now)
+    token = await _lock(session, token)
+    _refuse_if_inactive(token, "unblocked")
+    if token.status != TokenStatus.BLOCKED:
+        raise TokenConflict(f"token is not blocked (status {token.status})")
+    expired = token.valid_until is not None and token.valid_until <= now
+    status = TokenStatus.EXPIRED if expired else TokenStatus.ACTIVE
+    changes = apply_changes(token, {"status": status, "block_reason": None})
+    await record_change(session, token, actor, TokenAction.UNBLOCK, changes, now)
+    return token
+
+
+async def deactivate_token(
+    session: AsyncSession,
+    token: Token,
+    data: DeactivateRequest | None = None,
+    *,
+    actor: str,
+    now: datetime | None = None,
+) -> Token:
+    """Deactivate for good (INACTIVE, valid=false). Tokens are never deleted (spec 12.1.1)."""
+    token = await _lock(session, token)
+    _refuse_if_inactive(token, "deactivated again")
+    changes = apply_changes(token, {"status": TokenStatus.INACTIVE, "block_reason": None})
+    if data is not None and data.reason:
+        changes["reason"] = [None, data.reason]
+    await record_change(session, token, actor, TokenAction.DEACTIVATE, changes, precise_now(now))
+    return token
+
+
+def _refuse_if_inactive(token: Token, what: str) -> None:
+    if token.status == TokenStatus.INACTIVE:
+        raise TokenConflict(f"token {token.id} is deactivated (INACTIVE) and cannot be {what}")
+
+
+# ------------------------------------------------------------------------------------------ internals
+
+
+def _field_values(data: TokenCreate | TokenEdit, names: set[str]) -> dict[str, Any]:
+    """Column values for the schema fields in `names` (enums as strings, nested objects flattened)."""
+    values: dict[str, Any] = {}
+    for name in names:
+        value = getattr(data, name, None)
+        if name in ("country_code", "party_id", "uid", "type"):
+            continue
+        if name == "energy_contract":
+            values["energy_contract_supplier_name"] = value.supplier_name if value else None
+            values["energy_contract_id"] = value.contract_id if value else None
+        elif name == "allowed_locations":
+            values[name] = _rules_json(value)
+        elif name in ("whitelist", "default_profile_type"):
+            values[name] = None if value is None else str(value)
+        else:
+            values[name] = value
+    return values
+
+
+def _rules_json(rules: list[LocationRule] | None) -> str | None:
+    if rules is None:
+        return None
+    return json.dumps([rule.model_dump(exclude_none=True) for rule in rules], separators=(",", ":"))
+
+
+def _check_window(valid_from: datetime | None, valid_until: datetime | None) -> None:
+    if valid_from is not None and valid_until is not None and valid_until <= valid_from:
+        raise InvalidTokenData("valid_until must be after valid_from")
+
+
+async def _ensure_contract_id_free(session: AsyncSession, contract_id: str, token_id: int | None) -> None:
+    stmt = select(Token.id).where(col(Token.contract_id) == contract_id, col(Token.id) != token_id)
+    other = (await session.exec(stmt.limit(1))).first()
+    if other is not None:
+        raise TokenConflict(f"contract_id {contract_id} is already used by token {other}")
+
+
+async def _ensure_unique(session: AsyncSession, token: Token) -> None:
+    """Before inserting `token`: no other token with its (party, uid, type) or its contract_id."""
+    clash = (
+        (col(Token.country_code) == token.country_code)
+        & (col(Token.party_id) == token.party_id)
+        & (col(Token.uid_norm) == token.uid_norm)
+        & (col(Token.type) == token.type)
+    )
+    stmt = select(Token).where(or_(clash, col(Token.contract_id) == token.contract_id))
+    other = (await session.exec(stmt.limit(1))).first()
+    if other is None:
+        return
+    if other.contract_id == token.contract_id:
+        raise TokenConflict(f"contract_id {token.contract_id} is already used by token {other.id}")
+    raise TokenConflict(
+        f"a {token.type} token with uid {token.uid!r} already exists for "
+        f"{token.country_code}-{token.party_id} (token {other.id})"
+    )
+
+
+async def _flush(session: AsyncSession) -> None:
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # a concurrent writer won the race past _ensure_unique
+        raise TokenConflict("uid/type or contract_id already in use") from exc
+
+
+_TRACKED = (
+    "contract_id",
+    "visual_number",
+    "issuer",
+    "group_id",
+    "whitelist",
+    "language",
+    "default_profile_type",
+    "energy_contract_supplier_name",
+    "energy_contract_id",
+    "valid_from",
+    "valid_until",
+    "status",
+    "block_reason",
+    "allowed_locations",
+)
+
+
+def _snapshot(token: Token) -> dict[str, Any]:
+    base = {"country_code": token.country_code, "party_id": token.party_id, "uid": token.uid}
+    base["type"] = token.type
+    return base | {name: getattr(token, name) for name in _TRACKED}
+
+
+def apply_changes(token: Token, values: dict[str, Any]) -> dict[str, list[Any]]:
+    """Set `values` on the token; the `{field: [old, new]}` of what really changed."""
+    changes: dict[str, list[Any]] = {}
+    for name, new in values.items():
+        old = getattr(token, name)
+        if old != new:
+            changes[name] = [_jsonable(old), _jsonable(new)]
+            setattr(token, name, new)
+    return changes
+
+
+def _jsonable(value: Any) -> Any:
+    return format_datetime(value) if isinstance(value, datetime) else value
+
+
+async def record_change(
+    session: AsyncSession,
+    token: Token,
+    actor: str,
+    action: TokenAction,
+    changes: dict[str, list[Any]],
+    now: datetime,
+) -> None:
+    """A new version of the token: `last_updated` moves forward (never backwards, even if the clock did)."""
+    previous = token.last_updated
+    token.last_updated = now if now > previous else previous + timedelta(milliseconds=1)
+    token.version += 1
+    await _flush(session)
+    await _record(session, token, actor, action, changes, now)
+
+
+async def _record(
+    session: AsyncSession,
+    token: Token,
+    actor: str,
+    action: TokenAction,
+    changes: dict[str, list[Any]],
+    now: datetime,
+) -> None:
+    assert token.id is not None
+    session.add(
+        TokenHistory(
+            token_id=token.id,
+            version=token.version,
+            at=now,
+            actor=actor[:100],
+            action=action,
+            changes=json.dumps(changes, default=str, sort_keys=True),
+        )
+    )
+    await session.flush()
+    await ledger.mark_token_changed(session, token)
