@@ -1,0 +1,446 @@
+"""CDR ingest throughput: `POST /ocpi/2.2.1/cdrs` against the node under uvicorn (its own process) on
+PostgreSQL, each CDR stored, verified against the CPO's tariff (Location and Tariff stored by ingest) and
+priced for the driver (markup plan, VAT, exchange rate) in the request; then, in the same run, the baseline:
+the same POSTs to a minimal FastAPI app (also its own uvicorn process) that only parses the CDR with the
+`ocpi` model and writes the raw JSON to a table. Target: ingest with repricing >= 70 % of the baseline.
+
+    .venv/bin/python bench/bench_cdr_ingest.py                      # 5,000 CDRs each, concurrency 32
+    .venv/bin/python bench/bench_cdr_ingest.py --cdrs 2000 --concurrency 32
+
+The database (default `bench_cdrs`, created if missing; never `test`) has its CDR tables emptied first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from sqlalchemy import text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from tokens_common import (
+    ADMIN_SECRET,
+    ROOT,
+    HttpConnection,
+    check_database_url,
+    ensure_database,
+    free_port,
+    latency_summary,
+    machine,
+    make_partner,
+    migrate,
+    node_process,
+    write_results,
+)
+
+from emsp.db import make_engine
+from ocpi.envelope import envelope
+from ocpi.models.cdrs import Cdr
+
+DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/bench_cdrs"
+BASELINE_TABLE = "bench_raw_cdrs"
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--database-url", default=DEFAULT_DB)
+    parser.add_argument("--cdrs", type=int, default=5_000, help="measured CDRs per target")
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (both targets)")
+    parser.add_argument("--no-results", action="store_true", help="do not write bench/RESULTS.md")
+    parser.add_argument("--serve-baseline", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+# --- the data -------------------------------------------------------------------------------------------
+
+
+def cdr_body(i: int, prefix: str) -> bytes:
+    """A realistic CDR (two charging periods, tariffs by reference) at BE/BEC LOC1, billed correctly."""
+    day = 1 + i % 28
+    start = f"2024-03-{day:02d}T09:00:00Z"
+    body = {
+        "country_code": "BE",
+        "party_id": "BEC",
+        "id": f"{prefix}-{i:08d}",
+        "start_date_time": start,
+        "end_date_time": f"2024-03-{day:02d}T11:00:00Z",
+        "session_id": f"S-{prefix}-{i:08d}",
+        "cdr_token": {
+            "country_code": "NL",
+            "party_id": "EMS",
+            "uid": f"{i % 5000:010X}",
+            "type": "RFID",
+            "contract_id": f"NL-EMS-C{i % 5000:08d}-X",
+        },
+        "auth_method": "WHITELIST",
+        "cdr_location": {
+            "id": "LOC1",
+            "name": "Gent Zuid",
+            "address": "F.Rooseveltlaan 3A",
+            "city": "Gent",
+            "postal_code": "9000",
+            "country": "BEL",
+            "coordinates": {"latitude": "51.047599", "longitude": "3.729944"},
+            "evse_uid": "3256",
+            "evse_id": "BE*BEC*E041503001",
+            "connector_id": "1",
+            "connector_standard": "IEC_62196_T2",
+            "connector_format": "SOCKET",
+            "connector_power_type": "AC_3_PHASE",
+        },
+        "currency": "EUR",
+        "charging_periods": [
+            {
+                "start_date_time": start,
+                "dimensions": [{"type": "ENERGY", "volume": 12}, {"type": "TIME", "volume": 1}],
+                "tariff_id": "T1",
+            },
+            {
+                "start_date_time": f"2024-03-{day:02d}T10:00:00Z",
+                "dimensions": [{"type": "ENERGY", "volume": 8}, {"type": "TIME", "volume": 1}],
+                "tariff_id": "T1",
+            },
+        ],
+        "total_cost": {"excl_vat": 7.00, "incl_vat": 8.47},
+        "total_fixed_cost": {"excl_vat": 1.00, "incl_vat": 1.21},
+        "total_energy": 20,
+        "total_energy_cost": {"excl_vat": 6.00, "incl_vat": 7.26},
+        "total_time": 2,
+        "last_updated": f"2024-03-{day:02d}T11:05:00Z",
+    }
+    return json.dumps(body).encode()
+
+
+LOCATION = {
+    "country_code": "BE",
+    "party_id": "BEC",
+    "id": "LOC1",
+    "publish": True,
+    "address": "F.Rooseveltlaan 3A",
+    "city": "Gent",
+    "country": "BEL",
+    "coordinates": {"latitude": "51.047599", "longitude": "3.729944"},
+    "time_zone": "Europe/Brussels",
+    "evses": [
+        {
+            "uid": "3256",
+            "status": "AVAILABLE",
+            "last_updated": "2024-01-01T00:00:00Z",
+            "connectors": [
+                {
+                    "id": "1",
+                    "standard": "IEC_62196_T2",
+                    "format": "SOCKET",
+                    "power_type": "AC_3_PHASE",
+                    "max_voltage": 230,
+                    "max_amperage": 16,
+                    "tariff_ids": ["T1"],
+                    "last_updated": "2024-01-01T00:00:00Z",
+                }
+            ],
+        }
+    ],
+    "last_updated": "2024-01-01T00:00:00Z",
+}
+TARIFF = {
+    "country_code": "BE",
+    "party_id": "BEC",
+    "id": "T1",
+    "currency": "EUR",
+    "type": "REGULAR",
+    "elements": [
+        {
+            "price_components": [
+                {"type": "FLAT", "price": 1.00, "vat": 21.0, "step_size": 1},
+                {"type": "ENERGY", "price": 0.30, "vat": 21.0, "step_size": 1},
+            ]
+        }
+    ],
+    "last_updated": "2024-01-01T00:00:00Z",
+}
+
+
+async def prepare_node_data(url: str) -> str:
+    """Empty the CDR and billing tables; a CPO partner BE/BEC; returns its token."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            "TRUNCATE msp_cdrs, cdr_verification_lines, cdr_verifications, cdrs, msp_plan_assignments, "
+            "msp_tariff_plans, msp_contracts, msp_location_group_members, vat_rates, fx_rates "
+            "RESTART IDENTITY"
+        )
+    finally:
+        await conn.close()
+    token = await make_partner(url)
+    conn = await asyncpg.connect(url)
+    try:
+        pid = await conn.fetchval("SELECT id FROM partners WHERE name = 'bench-cpo'")
+        await conn.execute(
+            "INSERT INTO partner_roles (partner_id, role, country_code, party_id) "
+            "VALUES ($1, 'CPO', 'BE', 'BEC')",
+            pid,
+        )
+    finally:
+        await conn.close()
+    return token
+
+
+async def configure_node(port: int, token: str) -> None:
+    """Through the node's own APIs: the CPO's Location and Tariff, our plan, its assignment, VAT."""
+    auth = {
+        "Authorization": "Token " + base64.b64encode(token.encode()).decode(),
+        "Content-Type": "application/json",
+    }
+    admin = {"Authorization": f"Bearer {ADMIN_SECRET}", "Content-Type": "application/json"}
+    calls = [
+        ("PUT", "/ocpi/2.2.1/locations/BE/BEC/LOC1", auth, LOCATION),
+        ("PUT", "/ocpi/2.2.1/tariffs/BE/BEC/T1", auth, TARIFF),
+        (
+            "PUT",
+            "/admin/v1/msp-plans/std",
+            admin,
+            {
+                "name": "Standard",
+                "kind": "MARKUP",
+                "markup_percent": "10",
+                "markup_fixed": "0.50",
+                "currency": "EUR",
+            },
+        ),
+        ("POST", "/admin/v1/msp-plan-assignments", admin, {"plan": "std", "scope": "DEFAULT"}),
+        ("PUT", "/admin/v1/vat-rates/BE", admin, {"rate_percent": "21"}),
+    ]
+    conn = HttpConnection("127.0.0.1", port)
+    try:
+        for method, path, headers, body in calls:
+            status, _, data = await conn.request(method, path, headers, json.dumps(body).encode())
+            if status not in (200, 201):
+                raise SystemExit(f"{method} {path}: HTTP {status} {data[:300]!r}")
+    finally:
+        await conn.close()
+
+
+# --- the baseline app -----------------------------------------------------------------------------------
+
+
+def baseline_app(url: str) -> Any:
+    """Parse the CDR with the `ocpi` model and store the raw JSON: nothing else."""
+    app = FastAPI()
+    engine = make_engine(url)
+    insert = text(
+        f"INSERT INTO {BASELINE_TABLE} (country_code, party_id, cdr_id, raw_json) "
+        "VALUES (:cc, :pid, :id, :raw) ON CONFLICT DO NOTHING RETURNING id"
+    )
+
+    @app.post("/ocpi/2.2.1/cdrs")
+    async def post_cdr(request: Request) -> JSONResponse:
+        body = await request.body()
+        try:
+            cdr = Cdr.model_validate_json(body)
+        except ValidationError:
+            return JSONResponse(envelope(status_code=2001, status_message="invalid"), status_code=400)
+        async with engine.begin() as conn:
+            params = {"cc": cdr.country_code, "pid": cdr.party_id, "id": cdr.id, "raw": body.decode()}
+            new_id = (await conn.execute(insert, params)).scalar()
+        return JSONResponse(
+            envelope(status_code=1000, status_message="CDR stored"),
+            status_code=201,
+            headers={"Location": f"http://127.0.0.1/ocpi/2.2.1/cdrs/{new_id}"},
+        )
+
+    return app
+
+
+async def prepare_baseline_table(url: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {BASELINE_TABLE} (id bigserial PRIMARY KEY, "
+            "country_code varchar(2), "
+            "party_id varchar(3), cdr_id varchar(39), raw_json text, UNIQUE (country_code, party_id, cdr_id))"
+        )
+        await conn.execute(f"TRUNCATE {BASELINE_TABLE} RESTART IDENTITY")
+    finally:
+        await conn.close()
+
+
+@contextlib.contextmanager
+def baseline_process(url: str, port: int, workers: int) -> Iterator[subprocess.Popen[bytes]]:
+    env = os.environ | {"BENCH_DATABASE_URL": url, "BENCH_WORKERS": str(workers)}
+    proc = subprocess.Popen([sys.executable, __file__, "--serve-baseline", str(port)], cwd=ROOT, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the baseline did not start")
+            time.sleep(0.1)
+        time.sleep(0.5)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def serve_baseline(port: int) -> None:
+    import uvicorn
+
+    url = os.environ["BENCH_DATABASE_URL"]
+    uvicorn.run(baseline_app(url), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+# --- the load -------------------------------------------------------------------------------------------
+
+
+async def post_all(
+    port: int, token: str, bodies: list[bytes], concurrency: int
+) -> tuple[list[float], float, Counter[str]]:
+    headers = {
+        "Authorization": "Token " + base64.b64encode(token.encode()).decode(),
+        "Content-Type": "application/json",
+    }
+    latencies: list[float] = []
+    outcomes: Counter[str] = Counter()
+    cursor = iter(range(len(bodies)))
+
+    async def worker() -> None:
+        conn = HttpConnection("127.0.0.1", port)
+        try:
+            for i in cursor:
+                started = time.perf_counter()
+                status, found, data = await conn.request("POST", "/ocpi/2.2.1/cdrs", headers, bodies[i])
+                latencies.append(time.perf_counter() - started)
+                code = json.loads(data).get("status_code")
+                outcomes[f"HTTP {status} / {code}" + ("" if "location" in found else " (no Location)")] += 1
+        finally:
+            await conn.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, time.perf_counter() - started, outcomes
+
+
+async def priced_summary(url: str) -> dict[str, Any]:
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch("SELECT status, count(*) AS n FROM msp_cdrs GROUP BY status")
+        checks = await conn.fetch("SELECT status, count(*) AS n FROM cdr_verifications GROUP BY status")
+        return {
+            "msp_cdrs": {r["status"]: r["n"] for r in rows},
+            "verifications": {r["status"]: r["n"] for r in checks},
+        }
+    finally:
+        await conn.close()
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    url = check_database_url(args.database_url)
+    asyncio.run(ensure_database(url))
+    migrate(url)
+    token = asyncio.run(prepare_node_data(url))
+    asyncio.run(prepare_baseline_table(url))
+    total = args.warmup + args.cdrs
+    results: dict[str, Any] = {}
+
+    port = free_port()
+    with node_process(url, port, args.workers):
+        asyncio.run(configure_node(port, token))
+        bodies = [cdr_body(i, "N") for i in range(total)]
+        asyncio.run(post_all(port, token, bodies[: args.warmup], args.concurrency))
+        lat, elapsed, outcomes = asyncio.run(post_all(port, token, bodies[args.warmup :], args.concurrency))
+        results["node"] = {**latency_summary(lat, elapsed), "outcomes": dict(outcomes)}
+    results["node"]["priced"] = asyncio.run(priced_summary(url))
+
+    port = free_port()
+    with baseline_process(url, port, args.workers):
+        bodies = [cdr_body(i, "B") for i in range(total)]
+        asyncio.run(post_all(port, token, bodies[: args.warmup], args.concurrency))
+        lat, elapsed, outcomes = asyncio.run(post_all(port, token, bodies[args.warmup :], args.concurrency))
+        results["baseline"] = {**latency_summary(lat, elapsed), "outcomes": dict(outcomes)}
+    results["ratio"] = round(results["node"]["req_per_s"] / results["baseline"]["req_per_s"], 3)
+    return results
+
+
+WHERE_THE_TIME_GOES = """\
+Target not met. Where a request's CPU goes (measured apart, in process, serial requests, same data; the host
+was shared with other runs, load average ~6 on 2 CPUs, so absolute figures are inflated): node ~17 ms per
+CDR vs baseline ~3.5 ms. Node: credentials token lookup 3.2 ms and party scoping 1.3 ms (shared request
+path, `emsp.deps`, `emsp.ocpi_api.scoping`; the baseline authenticates nobody), FastAPI dependencies,
+middleware and envelope ~4 ms, storing the CDR 1.2 ms, verification + MSP pricing + their writes 6.1 ms (7
+statements: site, tariff version, plan, VAT, verification, its lines, MSP CDR; the pricing arithmetic itself
+is < 0.5 ms). Done to get here (the first version priced ~11 CDRs/s on the same host): prebuilt statements
+with bound parameters (compiled once), plain dicts and Core INSERTs instead of table-model instances, no
+savepoint, one query for the plan choice, compiled CPO and plan tariffs cached by content. What is left to
+reach 70 %: prebuilt statements and a short cache in the shared token lookup and scoping, and fewer
+statements (VAT folded into the plan query, verification lines as JSON), or pricing moved out of the request
+(not what was asked)."""
+
+
+def report(args: argparse.Namespace, results: dict[str, Any]) -> str:
+    node, base = results["node"], results["baseline"]
+    lines = [
+        f"Machine: {machine()}; PostgreSQL on the same host; load generator (keep-alive HTTP/1.1, "
+        f"concurrency {args.concurrency}) on the same host; each target under uvicorn in its own process "
+        f"({args.workers} worker). {args.cdrs:,} measured CDRs per target after {args.warmup} warm-up.",
+        "",
+        "| Target | CDRs/s | p50 ms | p99 ms | max ms |",
+        "|---|---:|---:|---:|---:|",
+        f"| node: store + verify + price (MSP CDR) | {node['req_per_s']:,} | {node['p50_ms']} "
+        f"| {node['p99_ms']} "
+        f"| {node['max_ms']} |",
+        f"| baseline: parse + store raw JSON | {base['req_per_s']:,} | {base['p50_ms']} | {base['p99_ms']} "
+        f"| {base['max_ms']} |",
+        "",
+        f"Ratio node / baseline: **{results['ratio']:.0%}** (target >= 70 %). "
+        f"Node answers: {node['outcomes']}; "
+        f"MSP CDRs {node['priced']['msp_cdrs']}, verifications {node['priced']['verifications']}.",
+        "",
+        "```",
+        f".venv/bin/python bench/bench_cdr_ingest.py --cdrs {args.cdrs} --concurrency {args.concurrency}",
+        "```",
+        "",
+        WHERE_THE_TIME_GOES,
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    args = parse_args()
+    if args.serve_baseline:
+        serve_baseline(args.serve_baseline)
+        return
+    results = run(args)
+    print(json.dumps(results, indent=2))
+    text = report(args, results)
+    print(text)
+    if not args.no_results:
+        write_results("CDR ingest with verification and MSP repricing", text)
+
+
+if __name__ == "__main__":
+    main()
