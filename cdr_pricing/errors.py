@@ -29,7 +29,7 @@ class PricingError(Exception):
 
 
 class TimeZoneMissing(PricingError):
-    """No time zone was given; restrictions are in the Location's local time (mod_tariffs TariffRestrictions)."""
+    """No time zone was given; restrictions are in the Location's local time (TariffRestrictions)."""
 
 
 class UnknownTimeZone(PricingError):

@@ -15,10 +15,10 @@ Semantics chosen where the spec is loose (each is tested):
 - `min_kwh` / `max_kwh` compare the energy charged BEFORE the period (min inclusive, max exclusive).
 - `min_duration` / `max_duration` compare the time elapsed since the charging session started (seconds,
   min inclusive, max exclusive as the spec says).
-- `min_current` / `min_power` hold when the period's MIN_CURRENT / MIN_POWER (else CURRENT / POWER, else
-  MAX_*) is >= the limit; `max_current` / `max_power` hold when MAX_* (else the average, else MIN_*) is
-  < the limit. "Less than 32A" and "more than 32A" of the spec's complex example then split at 32A.
-  A period that carries none of those dimensions does not meet the restriction.
+- `min_current` / `min_power` hold when the period's MIN_CURRENT / MIN_POWER (else the average CURRENT /
+  POWER) is >= the limit; `max_current` / `max_power` hold when MAX_* (else the average) is < the limit.
+  "Less than 32A" and "more than 32A" of the spec's complex example then split at 32A. A period that
+  carries neither value does not meet the restriction (a peak says nothing about the minimum).
 - `reservation` is not checked here: the engine decides which elements may price reservation time.
 """
 
@@ -93,13 +93,19 @@ def _first(*values: Decimal | None) -> Decimal | None:
 
 
 class CompiledRestrictions:
-    """One element's restrictions, precomputed into plain numbers for a fast `holds`."""
+    """One element's restrictions, precomputed into plain numbers for a fast `holds`.
+
+    Absent bounds become sentinels (day 0 / day 10**9, -1 / 2**62 microseconds), so a group of checks is
+    one chained comparison; groups that the element does not use are skipped by a flag.
+    """
 
     __slots__ = (
         "_days",
         "_end_ordinal",
         "_end_s",
+        "_has_calendar",
         "_has_electric",
+        "_has_energy",
         "_has_window",
         "_max_current",
         "_max_duration_us",
@@ -119,75 +125,85 @@ class CompiledRestrictions:
         self.source = source
         start = _second_of_day(source.start_time, 0)
         end = _second_of_day(source.end_time, _DAY) or _DAY  # 00:00 as an end is the end of the day
-        whole_day = start == end or (start == 0 and end == _DAY)
-        self._has_window = not whole_day
+        self._has_window = not (start == end or (start == 0 and end == _DAY))
         self._start_s = start
         self._end_s = end
         self._wraps = end < start
         self._days = source.day_of_week
-        self._start_ordinal = source.start_date.toordinal() if source.start_date else None
-        self._end_ordinal = source.end_date.toordinal() if source.end_date else None
+        self._start_ordinal = source.start_date.toordinal() if source.start_date else 0
+        self._end_ordinal = source.end_date.toordinal() if source.end_date else 10**9
+        self._has_calendar = bool(self._has_window or self._days or source.start_date or source.end_date)
         self._min_kwh = source.min_kwh
         self._max_kwh = source.max_kwh
+        self._has_energy = source.min_kwh is not None or source.max_kwh is not None
+        self._min_duration_us = -1 if source.min_duration is None else source.min_duration * _MICRO
+        self._max_duration_us = 2**62 if source.max_duration is None else source.max_duration * _MICRO
         self._min_current = source.min_current
         self._max_current = source.max_current
         self._min_power = source.min_power
         self._max_power = source.max_power
         self._has_electric = any(
-            v is not None for v in (source.min_current, source.max_current, source.min_power, source.max_power)
+            v is not None
+            for v in (source.min_current, source.max_current, source.min_power, source.max_power)
         )
-        self._min_duration_us = None if source.min_duration is None else source.min_duration * _MICRO
-        self._max_duration_us = None if source.max_duration is None else source.max_duration * _MICRO
 
     def holds(self, ctx: PeriodContext) -> bool:
         """True when every restriction (except `reservation`) holds at the start of the period."""
-        return (
-            self._holds_calendar(ctx)
-            and self._holds_energy_and_duration(ctx)
-            and (not self._has_electric or self._holds_electric(ctx))
-        )
-
-    def _holds_calendar(self, ctx: PeriodContext) -> bool:
-        day = ctx.weekday
-        if self._has_window:
-            second = ctx.second_of_day
-            if not self._wraps:
-                if not self._start_s <= second < self._end_s:
+        if self._has_calendar:
+            day = ctx.weekday
+            if self._has_window:
+                second = ctx.second_of_day
+                if not self._wraps:
+                    if not self._start_s <= second < self._end_s:
+                        return False
+                elif second < self._end_s:
+                    day = (day - 1) % 7  # the part after midnight of a window that began yesterday
+                elif second < self._start_s:
                     return False
-            elif second < self._end_s:
-                day = (day - 1) % 7  # the part after midnight of a window that began yesterday
-            elif second < self._start_s:
+            if self._days and day not in self._days:
                 return False
-        if self._days and day not in self._days:
+            if not self._start_ordinal <= ctx.local_ordinal < self._end_ordinal:
+                return False
+        if not self._min_duration_us <= ctx.elapsed_us < self._max_duration_us:
             return False
-        if self._start_ordinal is not None and ctx.local_ordinal < self._start_ordinal:
-            return False
-        return self._end_ordinal is None or ctx.local_ordinal < self._end_ordinal
+        if self._has_energy:
+            energy = ctx.energy_before
+            if (self._min_kwh is not None and energy < self._min_kwh) or (
+                self._max_kwh is not None and energy >= self._max_kwh
+            ):
+                return False
+        return not self._has_electric or self._holds_electric(ctx)
 
-    def _holds_energy_and_duration(self, ctx: PeriodContext) -> bool:
-        if self._min_kwh is not None and ctx.energy_before < self._min_kwh:
-            return False
-        if self._max_kwh is not None and ctx.energy_before >= self._max_kwh:
-            return False
-        if self._min_duration_us is not None and ctx.elapsed_us < self._min_duration_us:
-            return False
-        return self._max_duration_us is None or ctx.elapsed_us < self._max_duration_us
+    @property
+    def uses_electric(self) -> bool:
+        """Whether a current or power restriction is set."""
+        return self._has_electric
+
+    @property
+    def uses_duration(self) -> bool:
+        """Whether min_duration or max_duration is set."""
+        return self.source.min_duration is not None or self.source.max_duration is not None
+
+    @property
+    def uses_energy(self) -> bool:
+        """Whether min_kwh or max_kwh is set."""
+        return self._has_energy
 
     def _holds_electric(self, ctx: PeriodContext) -> bool:
         if self._min_current is not None:
-            value = _first(ctx.min_current, ctx.current, ctx.max_current)
+            value = _first(ctx.min_current, ctx.current)
             if value is None or value < self._min_current:
                 return False
         if self._max_current is not None:
-            value = _first(ctx.max_current, ctx.current, ctx.min_current)
+            value = _first(ctx.max_current, ctx.current)
             if value is None or value >= self._max_current:
                 return False
         if self._min_power is not None:
-            value = _first(ctx.min_power, ctx.power, ctx.max_power)
+            value = _first(ctx.min_power, ctx.power)
             if value is None or value < self._min_power:
                 return False
         if self._max_power is not None:
-            value = _first(ctx.max_power, ctx.power, ctx.min_power)
+            value = _first(ctx.max_power, ctx.power)
             if value is None or value >= self._max_power:
                 return False
         return True

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 
 __all__ = [
     "BoundPrice",
@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 
-class TariffDimension(str, Enum):
+class TariffDimension(StrEnum):
     """TariffDimensionType (mod_tariffs 11.4.5): what a PriceComponent prices."""
 
     ENERGY = "ENERGY"
@@ -35,14 +35,14 @@ class TariffDimension(str, Enum):
     TIME = "TIME"
 
 
-class ReservationRestriction(str, Enum):
+class ReservationRestriction(StrEnum):
     """ReservationRestrictionType (mod_tariffs 11.4.3)."""
 
     RESERVATION = "RESERVATION"
     RESERVATION_EXPIRES = "RESERVATION_EXPIRES"
 
 
-class DayOfWeek(str, Enum):
+class DayOfWeek(StrEnum):
     """DayOfWeek (mod_tariffs 11.4.1); `iso_index` is Python's `date.weekday()` (Monday = 0)."""
 
     MONDAY = "MONDAY"

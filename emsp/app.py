@@ -24,14 +24,38 @@ log = logging.getLogger("emsp.app")
 def ocpi_modules() -> list[ModuleType]:
     """The OCPI module routers we serve under the version path; each lists its ENDPOINTS."""
     from emsp.ocpi_api import credentials
+    from emsp.ocpi_api import hubclientinfo as ocpi_hubclientinfo
+    from emsp.ocpi_api import locations as ocpi_locations
+    from emsp.ocpi_api import sessions as ocpi_sessions
+    from emsp.ocpi_api import tariffs as ocpi_tariffs
+    from emsp.ocpi_api import tokens as ocpi_tokens
 
-    return [credentials]
+    modules = [credentials, ocpi_tokens]
+    modules += [ocpi_locations, ocpi_tariffs, ocpi_sessions, ocpi_hubclientinfo]
+    from emsp.ocpi_api import cdrs as ocpi_cdrs
+
+    modules.append(ocpi_cdrs)
+    return modules
 
 
 def admin_modules() -> list[ModuleType]:
+    from emsp.admin_api import distributions as admin_distributions
     from emsp.admin_api import partners
+    from emsp.admin_api import tokens as admin_tokens
 
-    return [partners]
+    modules = [partners, admin_tokens]
+    modules.append(admin_distributions)
+    from emsp.admin_api import billing as admin_billing
+    from emsp.admin_api import finance as admin_finance
+
+    modules += [admin_finance, admin_billing]
+    from emsp.admin_api import ingest as admin_ingest
+    from emsp.admin_api import locations as admin_locations
+    from emsp.admin_api import sessions as admin_sessions
+    from emsp.admin_api import tariffs as admin_tariffs
+
+    modules += [admin_locations, admin_tariffs, admin_sessions, admin_ingest]
+    return modules
 
 
 def create_app(settings: Settings | None = None, *, start_background: bool | None = None) -> FastAPI:
@@ -55,6 +79,9 @@ def create_app(settings: Settings | None = None, *, start_background: bool | Non
             if node.scheduler is not None:
                 node.scheduler.shutdown(wait=False)
             await http.aclose()
+            from emsp.tokens.hotpath import close_pool
+
+            await close_pool(node)
             await engine.dispose()
 
     app = FastAPI(title="eMSP OCPI 2.2.1 node", version="0.1.0", lifespan=lifespan)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from emsp.db import SessionMaker
 from emsp.settings import Settings
+from partners.http_pool import PerOriginTransport
 
 
 @dataclass
@@ -28,4 +29,6 @@ def make_http_client(settings: Settings) -> httpx.AsyncClient:
         timeout=httpx.Timeout(settings.http_timeout_seconds, connect=5.0),
         limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
         follow_redirects=False,
+        # a pool per partner origin (partners.http_pool); httpx then uses these limits, per origin
+        transport=PerOriginTransport(limits=httpx.Limits(max_connections=100, max_keepalive_connections=50)),
     )

@@ -18,7 +18,23 @@ JobFn = Callable[[Node], Awaitable[Any]]
 
 def registered_jobs() -> list[tuple[str, JobFn, dict[str, Any]]]:
     """Every periodic job of the node: (name, coroutine function taking the node, interval trigger args)."""
-    return []
+    from emsp.tokens.validity import validity_job
+
+    jobs: list[tuple[str, JobFn, dict[str, Any]]] = []
+    jobs.append(("tokens.validity", validity_job, {"seconds": 60}))
+    from emsp.distribution import jobs as distribution
+
+    jobs.append(("distribution.deliver", distribution.delivery_job, {"seconds": 2}))
+    jobs.append(("distribution.sync", distribution.sync_job, {"seconds": 30}))
+    jobs.append(("distribution.reconcile", distribution.reconcile_job, {"seconds": 60}))
+    from emsp.cdrs.jobs import retry_pricing_job
+
+    jobs.append(("cdrs.retry_pricing", retry_pricing_job, {"seconds": 60}))
+    from emsp.ingest.jobs import pull_job
+
+    # runs the pulls that are due (EMSP_PULL_INTERVAL_HOURS with jitter); an advisory lock per pull on PG
+    jobs.append(("ingest.pull", pull_job, {"minutes": 5, "jitter": 60}))
+    return jobs
 
 
 def start_scheduler(node: Node) -> AsyncIOScheduler:

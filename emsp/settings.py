@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal
 from functools import cached_property
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
@@ -53,6 +54,37 @@ class Settings(BaseSettings):
     page_limit_default: int = 100
     http_timeout_seconds: float = 10.0
     token_rotation_grace_seconds: int = 0
+    # token distribution (emsp.distribution): worker batch, concurrency, retries, leases, reconciliation
+    distribution_batch_size: int = Field(default=200, ge=1, le=5000)
+    distribution_concurrency: int = Field(default=64, ge=1, le=1000)
+    distribution_partner_concurrency: int = Field(default=8, ge=1, le=200)
+    distribution_max_attempts: int = Field(default=12, ge=1)
+    distribution_backoff_base_seconds: float = Field(default=30.0, gt=0)
+    distribution_backoff_cap_seconds: float = Field(default=1800.0, gt=0)
+    distribution_retry_after_cap_seconds: float = Field(default=3600.0, gt=0)
+    distribution_short_retries: int = Field(default=2, ge=0, le=10)
+    distribution_short_retry_wait_seconds: float = Field(default=0.2, ge=0)
+    distribution_short_retry_after_cap_seconds: float = Field(default=5.0, ge=0)
+    distribution_lease_seconds: float = Field(default=120.0, gt=0)
+    distribution_poll_seconds: float = Field(default=2.0, gt=0)
+    distribution_sync_seconds: float = Field(default=30.0, gt=0)
+    distribution_reconcile_interval_seconds: float = Field(default=21600.0, gt=0)
+    distribution_reconcile_sample: int = Field(default=20, ge=0)
+    # CDRs (emsp.cdrs, emsp.billing): verification tolerance, MSP billing currency, retry of failed pricing
+    cdr_price_tolerance: Decimal = Field(default=Decimal("0.01"), ge=0)
+    standard_currency: str = Field(default="EUR", min_length=3, max_length=3)
+    cdr_pricing_retry_seconds: float = Field(default=600.0, gt=0)
+    # pull sync (emsp.ingest.sync): how often, how much per page, retries per page, sessions look-back
+    pull_interval_hours: float = Field(default=6.0, gt=0)
+    pull_jitter_minutes: float = Field(default=30.0, ge=0)
+    pull_full_interval_hours: float = Field(default=24.0, gt=0)
+    pull_modules: list[str] = Field(default_factory=lambda: ["locations", "tariffs", "sessions"])
+    pull_page_limit: int = Field(default=500, ge=1, le=10000)
+    pull_max_attempts: int = Field(default=4, ge=1, le=20)
+    pull_backoff_initial_seconds: float = Field(default=2.0, gt=0)
+    pull_backoff_max_seconds: float = Field(default=120.0, gt=0)
+    pull_sessions_lookback_days: int = Field(default=30, ge=1)
+    pull_stale_crawl_hours: float = Field(default=48.0, gt=0)
 
     @field_validator("database_url")
     @classmethod
