@@ -247,6 +247,22 @@ async def write_tokens(sessionmaker: Any, count: int, prefix: str, chunk: int = 
                 await service.create_token(session, data, parties=parties, actor="bench")
 
 
+async def ensure_tokens(db_url: str, count: int) -> None:
+    from sqlalchemy import func, select
+
+    from emsp.db import make_engine, make_sessionmaker
+    from emsp.tokens.tables import Token
+
+    engine = make_engine(db_url)
+    sessionmaker = make_sessionmaker(engine)
+    async with sessionmaker() as session:
+        present = int((await session.exec(select(func.count()).select_from(Token))).scalar_one())
+    if present != count:
+        await reset_tokens(engine)
+        await write_tokens(sessionmaker, count, prefix="B")
+    await engine.dispose()
+
+
 async def count_done(sessionmaker: Any) -> int:
     from sqlalchemy import func, select
 
@@ -462,6 +478,8 @@ async def main(args: argparse.Namespace) -> None:
         await setup_partners(make_sessionmaker(engine), ports)
         await engine.dispose()
         runs = []
+        if not args.workers:  # baseline only: it needs the tokens in the database
+            await ensure_tokens(db_url, args.tokens)
         for run, n_workers in enumerate(args.workers):
             result = await run_workers(args, n_workers, db_url, ports, run)
             print(json.dumps(result), flush=True)
@@ -495,7 +513,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--write", action="store_true", help="append the table to bench/RESULTS.md")
     parser.add_argument("--serve-fakes", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    args.workers = [int(w) for w in str(args.workers).split(",") if w]
+    args.workers = [int(w) for w in str(args.workers).split(",") if w and int(w) > 0]  # 0: baseline only
     return args
 
 
@@ -504,4 +522,5 @@ if __name__ == "__main__":
     if arguments.serve_fakes:
         serve_fakes([int(p) for p in arguments.serve_fakes.split(",")])
     else:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # run the clean-ups (workers, fakes)
         asyncio.run(main(arguments))

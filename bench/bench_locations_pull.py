@@ -312,6 +312,18 @@ def describe(count: int, m: dict[str, float]) -> str:
     )
 
 
+def verdict(rows: list[tuple[int, dict[str, float], dict[str, float]]]) -> str:
+    rates = [count / db["seconds"] for count, _, db in rows]
+    peaks = [db["peak_rss_mb"] for _, _, db in rows]
+    unstarved = [count / max(db["seconds"] - db["run_delay_seconds"], 1e-9) for count, _, db in rows]
+    met = min(rates) >= 1500 and max(peaks) < 400 and max(peaks) <= 1.25 * min(peaks)
+    return (
+        f"Verdict: **{'MET' if met else 'NOT MET'}** (rate {min(rates):,.0f}-{max(rates):,.0f} loc/s; "
+        f"peak RSS {min(peaks):.0f}-{max(peaks):.0f} MB). Without the time spent waiting for a CPU the "
+        f"same pulls take {min(unstarved):,.0f}-{max(unstarved):,.0f} loc/s."
+    )
+
+
 def report(rows: list[tuple[int, dict[str, float], dict[str, float]]], args: argparse.Namespace) -> None:
     lines = [
         f"Machine: {machine()}; load average at the end {os.getloadavg()[0]:.1f} (a shared machine: other",
@@ -336,6 +348,7 @@ def report(rows: list[tuple[int, dict[str, float], dict[str, float]]], args: arg
         "COPYed into a temp table then one `INSERT ... SELECT ... ON CONFLICT DO UPDATE`, the quarantine",
         "clean-up and the checkpoint; the next page is fetched and parsed while one is stored.",
         "Targets: >= 1,500 locations/s, peak RSS < 400 MB, flat as the set grows.",
+        verdict(rows),
         "",
         "```",
         f".venv/bin/python bench/bench_locations_pull.py --counts {args.counts}",

@@ -221,9 +221,8 @@ def main() -> None:
     print(f"peak traced memory while pricing {sample:,} CDRs: {peak / 1024:,.0f} KiB")
     print(f"process max RSS: {rss_kib / 1024:,.0f} MiB")
     verdict = "met" if rate >= args.target else "NOT met"
-    print(
-        f"engine: {base_rate / rate:.1f}x the baseline's time per CDR; target {args.target:,.0f} CDRs/s {verdict}"
-    )
+    print(f"engine: {base_rate / rate:.1f}x the baseline's CPU time per CDR")
+    print(f"target {args.target:,.0f} CDRs/s (CPU time): {verdict}")
     raise SystemExit(0 if rate >= args.target else 1)
 
 

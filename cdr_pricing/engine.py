@@ -25,7 +25,7 @@ from cdr_pricing.compiled import Candidate, CompiledTariff, compile_tariff
 from cdr_pricing.errors import InvalidCdr, NoValidTariff, TimeZoneMissing, UnknownTimeZone
 from cdr_pricing.limits import apply_price_limits
 from cdr_pricing.lines import round_lines
-from cdr_pricing.money import EXACT, Cost, minor_unit
+from cdr_pricing.money import EXACT, minor_unit
 from cdr_pricing.result import PricedCdr
 from cdr_pricing.step_size import StepSizeRule, time_groups_to_round
 from cdr_pricing.values import Cdr, Tariff
@@ -34,6 +34,7 @@ from cdr_pricing.walk import Walk, walk_periods
 __all__ = ["load_time_zone", "price_cdr"]
 
 _ZERO = Decimal(0)
+_new_tuple = tuple.__new__
 _ONE = Decimal(1)
 _KWH_PER_WH = Decimal("0.001")
 
@@ -128,32 +129,26 @@ def _result(cdr: Cdr, compiled: CompiledTariff, walk: Walk, rule: StepSizeRule) 
     tariff = compiled.tariff
     energy, time, parking, reservation = _apply_step_sizes(walk, rule)
     quantum = minor_unit(tariff.currency)
-    lines, totals = round_lines(compiled, walk.sums, walk.used, quantum)
-    present = [cost for cost in totals if cost is not None]
-    if present:
-        subtotal = Cost(sum([c.excl_vat for c in present], _ZERO), sum([c.incl_vat for c in present], _ZERO))
-    else:
-        nothing = _ZERO.quantize(quantum)
-        subtotal = Cost(nothing, nothing)
+    lines, totals, subtotal = round_lines(compiled, walk.sums, walk.used, quantum)
     total = subtotal
     if tariff.min_price is not None or tariff.max_price is not None:
         total = apply_price_limits(subtotal, tariff.min_price, tariff.max_price, quantum)
-    return PricedCdr(
-        currency=tariff.currency,
-        total_cost=total,
-        total_fixed_cost=totals[0],
-        total_reservation_cost=totals[1],
-        total_energy_cost=totals[2],
-        total_time_cost=totals[3],
-        total_parking_cost=totals[4],
-        price_limit_adjustment=None if total is subtotal else total - subtotal,
-        line_rows=lines,
-        billed_energy_kwh=energy,
-        billed_time_seconds=time,
-        billed_parking_seconds=parking,
-        billed_reservation_seconds=reservation,
-        reservation_expired=walk.expired,
-        charging_periods=cdr.charging_periods,
-        end_date_time=cdr.end_date_time,
-        applied_rows=tuple(walk.rows),
+    # Positional, in PricedCdr's field order: tuple.__new__ skips the keyword parsing of the constructor.
+    return _new_tuple(
+        PricedCdr,
+        (
+            tariff.currency,
+            total,
+            *totals,  # fixed, reservation, energy, time, parking (CostComponent order)
+            None if total is subtotal else total - subtotal,
+            lines,
+            energy,
+            time,
+            parking,
+            reservation,
+            walk.expired,
+            cdr.charging_periods,
+            cdr.end_date_time,
+            tuple(walk.rows),
+        ),
     )

@@ -25,17 +25,19 @@ _HOUR = Decimal(3600)
 
 
 _COMPONENTS = tuple(CostComponent)
+_new = tuple.__new__
 
 
 def round_lines(
     compiled: CompiledTariff, sums: Sequence[Decimal], used: Sequence[bool], quantum: Decimal
-) -> tuple[tuple[LineRow, ...], list[Cost | None]]:
+) -> tuple[tuple[LineRow, ...], list[Cost | None], Cost]:
     """Round each used line and total the lines per component (in the `localcontext(EXACT)` of pricing).
 
     `sums[2 i]` is line i's amount of per-unit components, `sums[2 i + 1]` its price x seconds of per-hour
     ones. Lines come out in CostComponent order, then by VAT rate (no VAT first); the totals are a list in
-    CostComponent order, None where no line belongs.
+    CostComponent order, None where no line belongs; last comes the sum of all lines.
     """
+    all_excl = all_incl = _ZERO.quantize(quantum)
     lines = []
     excl_totals: list[Decimal | None] = [None] * len(_COMPONENTS)
     incl_totals: list[Decimal] = [_ZERO] * len(_COMPONENTS)
@@ -54,11 +56,13 @@ def round_lines(
         previous = excl_totals[position]
         excl_totals[position] = excl if previous is None else previous + excl
         incl_totals[position] += incl
+        all_excl += excl
+        all_incl += incl
     totals = [
-        None if excl is None else Cost(excl, incl)
+        None if excl is None else _new(Cost, (excl, incl))
         for excl, incl in zip(excl_totals, incl_totals, strict=True)
     ]
-    return tuple(lines), totals
+    return tuple(lines), totals, _new(Cost, (all_excl, all_incl))
 
 
 def component_totals(lines: Sequence[LineRow]) -> dict[CostComponent, Cost]:

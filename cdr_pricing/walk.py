@@ -30,6 +30,9 @@ _HOUR = Decimal(3600)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_ORDINAL = 719_163  # date(1970, 1, 1).toordinal()
 _SAME_OFFSET_SPAN = timedelta(days=7)  # no zone changes its UTC offset twice within a week
+_SLOT = 86_400  # seconds: UTC offsets are memoised per UTC day
+_OFFSETS_MAX = 100_000
+_offsets: dict[tuple[str, int], int] = {}
 
 StepGroup = list[Any]  # [total: Decimal, last row: int, last period: int, candidate: Candidate | None]
 
@@ -64,6 +67,36 @@ def _scan(periods: tuple[ChargingPeriod, ...]) -> tuple[ChargingPeriod | None, b
     return first, reserved
 
 
+def _utc_offset(zone: ZoneInfo, epoch_seconds: int) -> int:
+    """The zone's UTC offset in seconds at a UTC instant, memoised per zone and UTC day.
+
+    A day is cached only when the offset is the same at both of its ends; an instant on a day with a
+    transition (DST starts or ends) is always computed exactly. No zone changes its offset twice within
+    a day, so equal ends mean the offset held all day.
+    """
+    slot = epoch_seconds // _SLOT
+    key = (zone.key, slot)
+    offset = _offsets.get(key)
+    if offset is not None:
+        return offset
+    at = _EPOCH + timedelta(seconds=epoch_seconds)
+    offset = _offset_at(zone, at)
+    if (
+        _offset_at(zone, _EPOCH + timedelta(seconds=slot * _SLOT))
+        == offset
+        == _offset_at(zone, _EPOCH + timedelta(seconds=(slot + 1) * _SLOT - 1))
+    ):
+        if len(_offsets) >= _OFFSETS_MAX:
+            _offsets.clear()
+        _offsets[key] = offset
+    return offset
+
+
+def _offset_at(zone: ZoneInfo, at: datetime) -> int:
+    delta = at.astimezone(zone).utcoffset()
+    return 0 if delta is None else delta.days * 86_400 + delta.seconds
+
+
 def _set_wall_clock(ctx: PeriodContext, moment: datetime, zone: ZoneInfo) -> None:
     wall = moment.astimezone(zone)
     ctx.second_of_day = wall.hour * 3600 + wall.minute * 60 + wall.second
@@ -87,10 +120,15 @@ def walk_periods(cdr: Cdr, compiled: CompiledTariff, zone: ZoneInfo) -> Walk:
     energy_group, time_group, parking_group = walk.energy, walk.time, walk.parking
 
     # Local time: one offset for the whole session when it cannot have changed (the usual case).
-    offset = start.astimezone(zone).utcoffset()
-    fixed = offset == end.astimezone(zone).utcoffset() and end - start <= _SAME_OFFSET_SPAN
-    base = start - _EPOCH + (offset or timedelta(0))
-    base_seconds = base.days * 86_400 + base.seconds
+    since_epoch = start - _EPOCH
+    start_seconds = since_epoch.days * 86_400 + since_epoch.seconds
+    offset = _utc_offset(zone, start_seconds)
+    until_epoch = end - _EPOCH
+    fixed = (
+        end - start <= _SAME_OFFSET_SPAN
+        and _utc_offset(zone, until_epoch.days * 86_400 + until_epoch.seconds) == offset
+    )
+    base_seconds = start_seconds + offset
 
     ctx = PeriodContext(0, 0, 0, 0, _ZERO, None, None, None, None, None, None)
     electric, kwh = compiled.needs_electric, compiled.needs_energy

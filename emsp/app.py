@@ -82,6 +82,9 @@ def create_app(settings: Settings | None = None, *, start_background: bool | Non
             from emsp.tokens.hotpath import close_pool
 
             await close_pool(node)
+            from emsp.ocpi_api.evse_fastpath import close_pool as close_evse_pool
+
+            await close_evse_pool(node)
             await engine.dispose()
 
     app = FastAPI(title="eMSP OCPI 2.2.1 node", version="0.1.0", lifespan=lifespan)

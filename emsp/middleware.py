@@ -33,8 +33,10 @@ class RequestIdMiddleware:
         scope.setdefault("state", {})
         scope["state"]["request_id"] = request_id
         scope["state"]["correlation_id"] = correlation_id
-        rtoken = request_id_var.set(request_id)
-        ctoken = correlation_id_var.set(correlation_id)
+        # Not reset afterwards: each request runs in its own task context, and the outermost error
+        # handler (which logs unexpected errors) runs after this middleware returns.
+        request_id_var.set(request_id)
+        correlation_id_var.set(correlation_id)
 
         async def send_with_ids(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -44,8 +46,4 @@ class RequestIdMiddleware:
                 message["headers"] = headers
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_ids)
-        finally:
-            request_id_var.reset(rtoken)
-            correlation_id_var.reset(ctoken)
+        await self.app(scope, receive, send_with_ids)

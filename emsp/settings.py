@@ -6,7 +6,7 @@ import hashlib
 from decimal import Decimal
 from functools import cached_property
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EMSP_", env_file=".env", extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///var/emsp.db"
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str = ""  # empty: http://{host}:{port}
     host: str = "127.0.0.1"
     port: int = 8000
     parties: list[OwnParty] = [OwnParty(country_code="NL", party_id="EMS", name="Example eMSP")]
@@ -95,6 +95,12 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _default_public_url(self) -> Settings:
+        if not self.public_url:
+            self.public_url = f"http://{self.host}:{self.port}"
+        return self
 
     @cached_property
     def admin_keys(self) -> list[AdminKey]:

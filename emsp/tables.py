@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlmodel import SQLModel
 
-import emsp.billing.tables  # noqa: F401
-import emsp.cdrs.tables  # noqa: F401
-import emsp.distribution.tables  # noqa: F401
-import emsp.ingest.tables  # noqa: F401
+import emsp.billing.tables
+import emsp.cdrs.tables
+import emsp.distribution.tables
+import emsp.ingest.tables
 import emsp.tokens.tables  # noqa: F401
 import partners.tables  # noqa: F401
 

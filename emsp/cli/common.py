@@ -52,7 +52,7 @@ def print_json(value: Any) -> None:
 
 
 def typer_echo(text: str) -> None:
-    print(text)  # noqa: T201 - CLI output
+    print(text)
 
 
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

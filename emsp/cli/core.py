@@ -6,6 +6,7 @@ import secrets
 from pathlib import Path
 
 import typer
+from pydantic import SecretStr
 
 from emsp.settings import Settings
 
@@ -20,7 +21,7 @@ def _ensure_admin_key(settings: Settings) -> tuple[Settings, str]:
         path.write_text(secrets.token_urlsafe(32) + "\n")
         path.chmod(0o600)
     key = path.read_text().strip()
-    settings = settings.model_copy(update={"admin_api_keys": [f"local:{key}"]})
+    settings = settings.model_copy(update={"admin_api_keys": [SecretStr(f"local:{key}")]})
     settings.__dict__.pop("admin_keys", None)
     return settings, f"in {path} (cat {path})"
 

@@ -45,7 +45,7 @@ _LOCATION_BY_KEY = (
 _EVSE_FOR_WRITE = (
     select(LOCATIONS.c.pk, EVSES.c.pk, EVSES.c.last_updated, EVSES.c.data)
     .select_from(
-        LOCATIONS.outerjoin(
+        LOCATIONS.join(
             EVSES,
             (EVSES.c.country_code == LOCATIONS.c.country_code)
             & (EVSES.c.party_id == LOCATIONS.c.party_id)
@@ -54,7 +54,7 @@ _EVSE_FOR_WRITE = (
         )
     )
     .where(_LOCATION_BY_KEY)
-    .with_for_update(of=LOCATIONS)
+    .with_for_update()
 )
 _CHILD_UPDATED = bindparam("b_child_updated", type_=UTCDateTime())
 _NOW = bindparam("b_now", type_=UTCDateTime())
@@ -92,14 +92,15 @@ def _key_params(key: ObjectKey) -> dict[str, Any]:
 
 
 async def require_evse(session: AsyncSession, key: ObjectKey, evse_uid: str) -> StoredEvse:
-    """The EVSE (404 when unknown; 2003 when its Location is), its Location locked for this write: one
-    statement, `FOR UPDATE OF locations` over a left join (every write to a Location's EVSEs and
-    Connectors, and the Location's own upsert, lock the Location row first: no deadlock between them)."""
+    """The EVSE (404 when unknown; 2003 when its Location is), read and locked for this write together with
+    its Location in one statement (`FOR UPDATE` over both rows, Location first: every write under a Location,
+    and the Location's own upsert, lock the Location row first, so they cannot deadlock). Both rows being
+    locked matters: under READ COMMITTED, a writer that waited for the lock gets the rows as the previous
+    writer left them, so the out-of-order check and the merge never work on a stale EVSE."""
     params = dict(_key_params(key), b_uid=ci(evse_uid))
     found = (await session.exec(_EVSE_FOR_WRITE, params=params)).first()
     if found is None:
-        raise UnknownLocation(f"Unknown Location {key}")
-    if found[1] is None:
+        await require_location(session, key)
         raise NotFound(f"Unknown EVSE {key}/{evse_uid}")
     return StoredEvse(pk=found[1], last_updated=found[2], data=dict(found[3]))
 

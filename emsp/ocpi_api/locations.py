@@ -13,13 +13,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 
+from emsp.db import session_scope
+from emsp.deps import get_node, module_caller
 from emsp.ingest import locations as store
 from emsp.ingest.validation import validate
-from emsp.ocpi_api import ModuleEndpoint
-from emsp.ocpi_api.scoping import ReceivingDep
+from emsp.ocpi_api import ModuleEndpoint, evse_fastpath
+from emsp.ocpi_api.scoping import ReceivingDep, receiving
 from ocpi.errors import InvalidParameters, NotFound
 from ocpi.models.locations import EVSE, Connector, Location
 
@@ -149,17 +151,30 @@ async def patch_location(
 
 @router.patch(EVSE_PATH)
 async def patch_evse(
-    ctx: ReceivingDep, country_code: CountryCode, party_id: PartyId, location_id: Id36, evse_uid: Id36
+    request: Request,
+    country_code: CountryCode,
+    party_id: PartyId,
+    location_id: Id36,
+    evse_uid: Id36,
 ) -> JSONResponse:
-    async def work() -> JSONResponse:
-        key = await ctx.scope(country_code, party_id, location_id)
-        body = _body_object(await ctx.json_body())
-        if _str(body, "uid") is not None:
-            _same("uid", str(body["uid"]), evse_uid)
-        outcome = await store.patch_evse(ctx.session, key, evse_uid, body, partner_id=ctx.partner_id)
-        return ctx.written(outcome)
+    """The most frequent push: a plain status update takes the fast path (`evse_fastpath`, PostgreSQL, one
+    statement); anything else, or anything that path does not accept, the regular one below."""
+    node = get_node(request)
+    fast = await evse_fastpath.try_status_patch(node, request, country_code, party_id, location_id, evse_uid)
+    if fast is not None:
+        return fast
+    async with session_scope(node.sessionmaker) as session:
+        ctx = await receiving(request, await module_caller(request, session), session, node)
 
-    return await ctx.run(work)
+        async def work() -> JSONResponse:
+            key = await ctx.scope(country_code, party_id, location_id)
+            body = _body_object(await ctx.json_body())
+            if _str(body, "uid") is not None:
+                _same("uid", str(body["uid"]), evse_uid)
+            outcome = await store.patch_evse(ctx.session, key, evse_uid, body, partner_id=ctx.partner_id)
+            return ctx.written(outcome)
+
+        return await ctx.run(work)
 
 
 @router.patch(CONNECTOR)

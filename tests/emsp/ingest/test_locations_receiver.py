@@ -3,6 +3,8 @@ the PATCH examples, EVSE/Connector levels, parent `last_updated`, unknown parent
 
 from __future__ import annotations
 
+import asyncio
+import random
 from typing import Any
 
 import httpx
@@ -11,8 +13,10 @@ import pytest
 from emsp.db import SessionMaker
 from emsp.ingest.tables import IngestedEvse, IngestedLocation
 from tests.support.ingest import V, count, example, example_names, pushing_partner
+from tests.support.servers import RunningServer
 
 LOC = f"{V}/locations/BE/BEC/LOC1"
+STATUSES = ("AVAILABLE", "CHARGING", "BLOCKED", "OUTOFORDER", "RESERVED")
 
 
 @pytest.fixture
@@ -221,3 +225,66 @@ async def test_patch_may_not_change_keys_or_break_the_object(
         response = await client.patch(url, json=body, headers=cpo)
         assert (response.status_code, response.json()["status_code"]) == (400, 2001), (url, body)
     assert await get_data(client, LOC, cpo) == example("location_example.json")
+
+
+async def test_concurrent_evse_patches_end_in_the_newest_state(
+    is_postgres: bool, live_node: RunningServer, sessionmaker: SessionMaker
+) -> None:
+    """Many PATCHes of two EVSEs at once, in shuffled `last_updated` order: each EVSE ends with the status of
+    its newest PATCH (rows locked per Location and EVSE; a writer that waited never works on a stale row)."""
+    if not is_postgres:
+        pytest.skip("concurrent writers: PostgreSQL (SQLite runs one writer at a time)")
+    _, cpo = await pushing_partner(sessionmaker, ("BE", "BEC"))
+    url = f"{live_node.url}{LOC}"
+    async with httpx.AsyncClient(timeout=30) as http:
+        assert (await http.put(url, json=example("location_example.json"), headers=cpo)).status_code == 201
+        plan = [(uid, n, STATUSES[n % len(STATUSES)]) for n in range(120) for uid in ("3256", "3257")]
+        random.Random(3).shuffle(plan)
+
+        async def patch(uid: str, n: int, status: str) -> int:
+            body = {"status": status, "last_updated": f"2030-01-01T00:{n // 60:02d}:{n % 60:02d}Z"}
+            return (await http.patch(f"{url}/{uid}", json=body, headers=cpo)).status_code
+
+        codes = await asyncio.gather(*(patch(*p) for p in plan))
+        assert set(codes) == {200}
+        location = (await http.get(url, headers=cpo)).json()["data"]
+    newest = STATUSES[119 % len(STATUSES)]
+    assert [(e["uid"], e["status"], e["last_updated"]) for e in location["evses"]] == [
+        ("3256", newest, "2030-01-01T00:01:59Z"),
+        ("3257", newest, "2030-01-01T00:01:59Z"),
+    ]
+    assert location["last_updated"] == "2030-01-01T00:01:59Z"
+
+
+async def test_status_patch_fast_and_regular_paths_store_the_same(
+    client: httpx.AsyncClient, cpo: dict[str, str], sessionmaker: SessionMaker
+) -> None:
+    """On PostgreSQL a body of only status + last_updated takes `evse_fastpath`; one more field takes the
+    regular path. Both store the same EVSE and move the Location alike (and answer with the routing
+    headers swapped)."""
+    location = example("location_example.json")
+    await put(client, LOC, location, cpo)
+    routed = dict(cpo, **{"OCPI-from-country-code": "BE", "OCPI-from-party-id": "BEC"})
+    fast = {"status": "CHARGING", "last_updated": "2021-01-01T10:00:00Z"}
+    regular = dict(fast, physical_reference=location["evses"][1]["physical_reference"])
+    for uid, body in (("3256", fast), ("3257", regular)):
+        response = await client.patch(f"{LOC}/{uid}", json=body, headers=routed)
+        assert (response.status_code, response.json()["status_code"]) == (200, 1000)
+        assert (
+            response.headers["OCPI-to-party-id"] == "BEC" and response.headers["OCPI-from-party-id"] == "EMS"
+        )
+    stored = await get_data(client, LOC, cpo)
+    for i, evse in enumerate(stored["evses"]):
+        assert evse == dict(location["evses"][i], status="CHARGING", last_updated="2021-01-01T10:00:00Z")
+    assert stored["last_updated"] == "2021-01-01T10:00:00Z"
+    stale = await client.patch(
+        f"{LOC}/3256", json=dict(fast, status="BLOCKED", last_updated="2020-01-01T00:00:00Z"), headers=cpo
+    )
+    assert "Ignored" in stale.json()["status_message"]
+    assert (await get_data(client, f"{LOC}/3256", cpo))["status"] == "CHARGING"
+    _, other = await pushing_partner(sessionmaker, ("NL", "XYZ"))
+    refused = await client.patch(
+        f"{LOC}/3256", json=dict(fast, last_updated="2022-01-01T00:00:00Z"), headers=other
+    )
+    assert (refused.status_code, refused.json()["status_code"]) == (404, 2000)
+    assert (await get_data(client, f"{LOC}/3256", cpo))["last_updated"] == "2021-01-01T10:00:00Z"
