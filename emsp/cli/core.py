@@ -47,15 +47,20 @@ def register(app: typer.Typer) -> None:
 
         from emsp.app import create_app
 
-        settings = Settings()
+        overrides: dict[str, object] = {}
+        if host:
+            overrides["host"] = host
+        if port:
+            overrides["port"] = port
+        settings = Settings(**overrides)  # type: ignore[arg-type]
         settings, where = _ensure_admin_key(settings)
         typer.echo(f"OCPI versions URL: {settings.versions_url}")
         typer.echo(f"Admin API key: {where}  (use as 'Authorization: Bearer <key>' on /admin/v1)")
         typer.echo("Invite a partner (prints its token A): .venv/bin/emsp partners invite NAME")
         uvicorn.run(
             create_app(settings),
-            host=host or settings.host,
-            port=port or settings.port,
+            host=settings.host,
+            port=settings.port,
             log_level=settings.log_level.lower(),
             workers=1 if workers <= 1 else workers,
         )
