@@ -16,6 +16,7 @@ from emsp.middleware import RequestIdMiddleware
 from emsp.node import Node, make_http_client
 from emsp.ocpi_api import VERSION_PATH, ModuleEndpoint
 from emsp.ocpi_api import versions as versions_api
+from emsp.rawpool import close_raw_pool
 from emsp.settings import Settings
 
 log = logging.getLogger("emsp.app")
@@ -79,12 +80,7 @@ def create_app(settings: Settings | None = None, *, start_background: bool | Non
             if node.scheduler is not None:
                 node.scheduler.shutdown(wait=False)
             await http.aclose()
-            from emsp.tokens.hotpath import close_pool
-
-            await close_pool(node)
-            from emsp.ocpi_api.evse_fastpath import close_pool as close_evse_pool
-
-            await close_evse_pool(node)
+            await close_raw_pool(node)
             await engine.dispose()
 
     app = FastAPI(title="eMSP OCPI 2.2.1 node", version="0.1.0", lifespan=lifespan)

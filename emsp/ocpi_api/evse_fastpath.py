@@ -1,5 +1,5 @@
 """The fast path of the most frequent push, an EVSE status PATCH (`{"status", "last_updated"}` and nothing
-else), on PostgreSQL: one auto-committed statement on a small asyncpg pool of its own.
+else), on PostgreSQL: one auto-committed statement on the node's plain asyncpg pool (`emsp.rawpool`).
 
 The regular path (request session with pool pre-ping, BEGIN, the caller's token, its parties, the EVSE and
 Location locked, the write, COMMIT) costs seven round trips and several milliseconds of CPU per request; this
@@ -19,13 +19,11 @@ tests/emsp/ingest/test_locations_receiver.py checks that both paths store the sa
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Sequence
 from typing import Any
 
-import asyncpg
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
@@ -33,6 +31,7 @@ from pydantic import ValidationError
 from emsp.ingest.keys import ci
 from emsp.node import Node
 from emsp.ocpi_api.responses import ocpi_response
+from emsp.rawpool import raw_pool
 from emsp.settings import OwnParty
 from ocpi import headers as h
 from ocpi.auth import candidate_tokens
@@ -42,9 +41,6 @@ from partners.tokens import hash_token
 
 log = logging.getLogger("emsp.ocpi_api.evse_fastpath")
 
-_POOL = "ocpi_api.evse_fastpath_pool"
-_LOCK = "ocpi_api.evse_fastpath_lock"
-POOL_MAX_SIZE = 10
 FAST_FIELDS = frozenset({"status", "last_updated"})
 
 STATUS_PATCH_SQL = """
@@ -101,30 +97,6 @@ SELECT (SELECT id FROM caller) AS partner_id,
        (SELECT elu FROM target) AS stored_at,
        (SELECT count(*) FROM written) AS written
 """
-
-
-async def _pool(node: Node) -> asyncpg.Pool:
-    pool: asyncpg.Pool | None = node.extras.get(_POOL)
-    if pool is not None:
-        return pool
-    lock: asyncio.Lock = node.extras.setdefault(_LOCK, asyncio.Lock())
-    async with lock:
-        pool = node.extras.get(_POOL)
-        if pool is None:
-            dsn = node.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-            pool = await asyncpg.create_pool(dsn, min_size=1, max_size=POOL_MAX_SIZE, reset=_no_reset)
-            node.extras[_POOL] = pool
-    return pool
-
-
-async def _no_reset(_conn: asyncpg.Connection) -> None:
-    """No reset round trip on release: the pool runs single auto-committed statements, no session state."""
-
-
-async def close_pool(node: Node) -> None:
-    pool: asyncpg.Pool | None = node.extras.pop(_POOL, None)
-    if pool is not None:
-        await pool.close()
 
 
 class _Malformed(Exception):
@@ -190,7 +162,7 @@ async def try_status_patch(
     if routing is None or not digests or patch.status is None or patch.last_updated is None:
         return None
     headers, sender = routing
-    pool = await _pool(node)
+    pool = await raw_pool(node)
     async with pool.acquire() as conn:
         row = await conn.fetchrow(
             STATUS_PATCH_SQL,
