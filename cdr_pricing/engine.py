@@ -5,7 +5,9 @@ prices it (mod_tariffs 11.3.1). FLAT is charged once per session: the FLAT of th
 matches, scanning the periods in order; an element's other components do not make its FLAT apply again.
 Reservation time (RESERVATION_TIME) is priced only by elements restricted to RESERVATION (or, for an
 expired reservation, RESERVATION_EXPIRES first), which also add their own one-off FLAT; such elements
-never price the charging session itself. step_size is applied once per session (see `step_size`), then
+never price the charging session itself; a CDR whose every period is reservation time is an expired
+reservation (`Cdr.reservation_expired` overrides that), and min/max_duration count from the first period
+that is not reservation time. step_size is applied once per session (see `step_size`), then
 the money is rounded (see `money` and the package docstring), then min_price / max_price clamp the total.
 
 Volumes come from the period's CdrDimensions. A period that carries neither TIME nor PARKING_TIME (nor

@@ -126,13 +126,15 @@ def walk_periods(cdr: Cdr, compiled: CompiledTariff, zone: ZoneInfo) -> Walk:
     until_epoch = end - _EPOCH
     fixed = (
         end - start <= _SAME_OFFSET_SPAN
+        and (not periods or periods[0].start_date_time >= start)
         and _utc_offset(zone, until_epoch.days * 86_400 + until_epoch.seconds) == offset
     )
     base_seconds = start_seconds + offset
 
     ctx = PeriodContext(0, 0, 0, 0, _ZERO, None, None, None, None, None, None)
     electric, kwh = compiled.needs_electric, compiled.needs_energy
-    duration = compiled.needs_duration and session_start != start
+    timed = compiled.needs_duration
+    from_session = session_start != start
     energies, times, parkings, flats = compiled.energy, compiled.time, compiled.parking, compiled.flat
     reserved_times = compiled.expired_time if expired else compiled.reservation_time
     reserved_flats = compiled.expired_flat if expired else compiled.reservation_flat
@@ -158,8 +160,9 @@ def walk_periods(cdr: Cdr, compiled: CompiledTariff, zone: ZoneInfo) -> Walk:
         else:
             _set_wall_clock(ctx, moment, zone)
         # Restrictions only see what some restriction of this tariff looks at.
-        elapsed = (moment - session_start) if duration else since_start
-        ctx.elapsed_us = (elapsed.days * 86_400 + elapsed.seconds) * 1_000_000 + elapsed.microseconds
+        if timed:
+            elapsed = (moment - session_start) if from_session else since_start
+            ctx.elapsed_us = (elapsed.days * 86_400 + elapsed.seconds) * 1_000_000 + elapsed.microseconds
         if kwh:
             ctx.energy_before = energy_before
         if electric:
@@ -178,7 +181,7 @@ def walk_periods(cdr: Cdr, compiled: CompiledTariff, zone: ZoneInfo) -> Walk:
         )
         # For each dimension: the first candidate whose restrictions hold (the for-else leaves None).
         if reservation:
-            if reservation < 0:
+            if reservation < _ZERO:
                 raise InvalidCdr(f"charging_periods[{index}].reservation_time is negative")
             for found in reserved_times:
                 if found.restrictions is None or found.restrictions.holds(ctx):
@@ -210,9 +213,10 @@ def walk_periods(cdr: Cdr, compiled: CompiledTariff, zone: ZoneInfo) -> Walk:
                     sums[found.slot] += found.price * energy
                     used[found.slot >> 1] = True
                     break
-            energy_before += energy
+            if kwh:
+                energy_before += energy
         if charging is not None:
-            if charging < 0:
+            if charging < _ZERO:
                 raise InvalidCdr(f"charging_periods[{index}].time is negative")
             volume = charging * _HOUR
         elif reservation or parking is not None:
@@ -231,7 +235,7 @@ def walk_periods(cdr: Cdr, compiled: CompiledTariff, zone: ZoneInfo) -> Walk:
                     used[found.slot >> 1] = True
                     break
         if parking:
-            if parking < 0:
+            if parking < _ZERO:
                 raise InvalidCdr(f"charging_periods[{index}].parking_time is negative")
             for found in parkings:
                 if found.restrictions is None or found.restrictions.holds(ctx):

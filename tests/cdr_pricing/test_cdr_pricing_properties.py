@@ -86,7 +86,7 @@ def parts(priced: PricedCdr) -> list[Cost]:
     return found + ([priced.price_limit_adjustment] if priced.price_limit_adjustment else [])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(tariffs(), cdrs(), st.sampled_from(ZONES), rules)
 def test_total_is_the_sum_of_its_parts(tariff: Tariff, cdr: Cdr, zone: str, rule: StepSizeRule) -> None:
     priced = price_cdr(cdr, tariff, zone, step_size_rule=rule)
@@ -96,7 +96,7 @@ def test_total_is_the_sum_of_its_parts(tariff: Tariff, cdr: Cdr, zone: str, rule
         assert line.cost.excl_vat == line.cost.excl_vat.quantize(Decimal("0.01"))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(tariffs(), cdrs(), st.sampled_from(ZONES), rules)
 def test_non_negative_prices_give_non_negative_totals_and_incl_at_least_excl(
     tariff: Tariff, cdr: Cdr, zone: str, rule: StepSizeRule
@@ -107,7 +107,7 @@ def test_non_negative_prices_give_non_negative_totals_and_incl_at_least_excl(
         assert cost.incl_vat >= cost.excl_vat
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(
     tariffs(dimensions=(TariffDimension.ENERGY,)), cdrs(), st.sampled_from(ZONES), st.decimals(1, 3, places=2)
 )
@@ -132,7 +132,7 @@ def test_a_pure_energy_tariff_is_monotone_in_kwh(
     assert high.total_cost.incl_vat >= low.total_cost.incl_vat
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(tariffs(), cdrs(), st.sampled_from(ZONES), rules)
 def test_step_size_never_lowers_a_cost(tariff: Tariff, cdr: Cdr, zone: str, rule: StepSizeRule) -> None:
     no_steps = replace(
@@ -157,7 +157,7 @@ def test_step_size_never_lowers_a_cost(tariff: Tariff, cdr: Cdr, zone: str, rule
     )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(tariffs(), cdrs(), st.decimals(0, 50, places=2), st.decimals(0, 2, places=2))
 def test_a_markup_never_lowers_the_price(tariff: Tariff, cdr: Cdr, percent: Decimal, fixed: Decimal) -> None:
     # A max_price adjustment scales with the markup; a cap of 0.00 could then round a cent below zero.

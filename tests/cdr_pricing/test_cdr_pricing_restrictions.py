@@ -273,3 +273,30 @@ class TestDaylightSavingTime:
         start = local("2024-03-31T01:30:00")
         cdr = make_cdr(start, [(0, {"ENERGY": 1}), (59, {"ENERGY": 1}), (60, {"ENERGY": 1})], 90)
         assert elements_used(price(tariff, cdr)) == [0, 0, 1]
+
+    def test_a_session_on_the_day_of_the_change_after_it_uses_summer_time(self) -> None:
+        # 2024-03-31 10:00 CEST is 08:00Z; the UTC day holds the transition, so no offset is memoised for it.
+        tariff = make_tariff(
+            element(component("ENERGY", "0.10"), start_time="10:00", end_time="11:00"),
+            element(component("ENERGY", "0.30")),
+        )
+        cdr = make_cdr(
+            local("2024-03-31T09:30:00"), [(0, {"ENERGY": 1}), (30, {"ENERGY": 1}), (90, {"ENERGY": 1})], 120
+        )
+        assert elements_used(price(tariff, cdr)) == [1, 0, 1]  # 09:30, 10:00, 11:00 CEST
+
+    def test_a_multi_day_session_across_the_change_reads_each_period_in_its_own_offset(self) -> None:
+        tariff = make_tariff(
+            element(component("ENERGY", "0.10"), start_time="06:00", end_time="12:00"),
+            element(component("ENERGY", "0.30")),
+        )
+        start = local("2024-03-30T00:00:00")  # CET; every 6 real hours for two days
+        cdr = make_cdr(start, [(360 * k, {"ENERGY": 1}) for k in range(8)], 48 * 60)
+        # local: 30th 00,06,12,18 (CET); 31st 00 CET, 07,13,19 CEST (02:00 -> 03:00 in between)
+        assert elements_used(price(tariff, cdr)) == [1, 0, 1, 1, 1, 0, 1, 1]
+
+    def test_the_same_instant_in_many_sessions_prices_the_same(self) -> None:
+        # The per-day offset memo must not change any answer: price one CDR before and after it is warm.
+        cdr = make_cdr(local("2024-10-27T02:30:00"), [(0, {"ENERGY": 1}), (60, {"ENERGY": 1})], 120)
+        first = price(self.WINDOW, cdr)
+        assert price(self.WINDOW, cdr) == first
