@@ -328,7 +328,7 @@ async def run_workers(
             while (done := await count_done(sessionmaker)) < total:
                 if time.perf_counter() - started > args.timeout:
                     raise SystemExit(f"only {done} of {total} delivered after {args.timeout} s")
-                await asyncio.sleep(0.25)
+                await asyncio.sleep(1.0)
             elapsed = time.perf_counter() - started
             peak = max(peak_rss_mb(w.pid) for w in workers)
             cpu = sum(cpu_seconds(w.pid) - c for w, c in zip(workers, cpu0, strict=True))
@@ -466,6 +466,9 @@ def report(args: argparse.Namespace, runs: list[dict[str, Any]], baseline: dict[
 
 
 async def main(args: argparse.Namespace) -> None:
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)  # clean-ups run
     db_url = check_database_url(args.database_url)
     await prepare_database(db_url)
     ports = [free_port() for _ in range(args.partners)]
@@ -474,12 +477,12 @@ async def main(args: argparse.Namespace) -> None:
         await asyncio.sleep(1.5)
         from emsp.db import make_engine, make_sessionmaker
 
+        if not args.workers:  # baseline only: it needs the tokens (written before any partner exists)
+            await ensure_tokens(db_url, args.tokens)
         engine = make_engine(db_url)
         await setup_partners(make_sessionmaker(engine), ports)
         await engine.dispose()
         runs = []
-        if not args.workers:  # baseline only: it needs the tokens in the database
-            await ensure_tokens(db_url, args.tokens)
         for run, n_workers in enumerate(args.workers):
             result = await run_workers(args, n_workers, db_url, ports, run)
             print(json.dumps(result), flush=True)
@@ -522,5 +525,4 @@ if __name__ == "__main__":
     if arguments.serve_fakes:
         serve_fakes([int(p) for p in arguments.serve_fakes.split(",")])
     else:
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # run the clean-ups (workers, fakes)
         asyncio.run(main(arguments))

@@ -70,7 +70,7 @@ async def claim_due(
             _T.c.next_attempt_at <= now,
             or_(_T.c.lease_until.is_(None), _T.c.lease_until < now),
         )
-        .order_by(_T.c.next_attempt_at, _T.c.id)
+        .order_by(_T.c.next_attempt_at)
         .limit(batch)
     )
     if partner_id is not None:
@@ -120,7 +120,7 @@ _CLAIM_PER_PARTNER_PG = text(
             SELECT id FROM token_deliveries
             WHERE partner_id = q.partner_id AND status = 'PENDING' AND paused = false
               AND next_attempt_at <= :now AND (lease_until IS NULL OR lease_until < :now)
-            ORDER BY next_attempt_at, id
+            ORDER BY next_attempt_at
             LIMIT q.quota
             FOR UPDATE SKIP LOCKED
         ) AS d
