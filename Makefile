@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run serve test check migrate worker bench clean
+.PHONY: install run test check migrate worker bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,7 +33,7 @@ check: install
 	$(BIN)/lint-imports
 
 bench: install
-	@echo "see bench/README.md and bench/RESULTS.md for each benchmark's command"
+	@grep -hE '^(\.venv/bin/python bench/|Command:)' bench/RESULTS.md
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
