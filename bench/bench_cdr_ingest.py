@@ -1,11 +1,15 @@
 """CDR ingest throughput: `POST /ocpi/2.2.1/cdrs` against the node under uvicorn (its own process) on
 PostgreSQL, each CDR stored, verified against the CPO's tariff (Location and Tariff stored by ingest) and
-priced for the driver (markup plan, VAT, exchange rate) in the request; then, in the same run, the baseline:
-the same POSTs to a minimal FastAPI app (also its own uvicorn process) that only parses the CDR with the
-`ocpi` model and writes the raw JSON to a table. Target: ingest with repricing >= 70 % of the baseline.
+priced for the driver (markup plan, VAT, exchange rate) in the request; then, in the same run, two
+baselines served by a minimal FastAPI app (also its own uvicorn process) that parse the CDR with the `ocpi`
+model and store it with one auto-committed statement on a plain asyncpg pool: "store-only" stores it as the
+node does (credentials and party checked, the `cdrs` row) with no verification or pricing; the "floor"
+inserts the raw JSON into a one-index table. Target: ingest with repricing >= 70 % of the store-only rate.
+The server's and PostgreSQL's CPU time per CDR are printed beside the rates (they do not depend on load).
 
     .venv/bin/python bench/bench_cdr_ingest.py                      # 5,000 CDRs each, concurrency 32
     .venv/bin/python bench/bench_cdr_ingest.py --cdrs 2000 --concurrency 32
+    BENCH_NODE_PROFILE=/tmp/node.prof .venv/bin/python bench/bench_cdr_ingest.py --skip-baseline --no-results
 
 The database (default `bench_cdrs`, created if missing; never `test`) has its CDR tables emptied first.
 """
@@ -31,7 +35,6 @@ import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -43,14 +46,17 @@ from tokens_common import (
     ensure_database,
     free_port,
     latency_summary,
+    load_average,
     machine,
     make_partner,
     migrate,
     node_process,
+    plain_pg_url,
+    postgres_cpu_seconds,
+    process_cpu_seconds,
     write_results,
 )
 
-from emsp.db import make_engine
 from ocpi.envelope import envelope
 from ocpi.models.cdrs import Cdr
 
@@ -68,6 +74,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (both targets)")
     parser.add_argument("--no-results", action="store_true", help="do not write bench/RESULTS.md")
+    parser.add_argument("--skip-baseline", action="store_true", help="measure the node only")
     parser.add_argument("--serve-baseline", type=int, metavar="PORT", help=argparse.SUPPRESS)
     return parser.parse_args()
 
@@ -244,30 +251,85 @@ async def configure_node(port: int, token: str) -> None:
 # --- the baseline app -----------------------------------------------------------------------------------
 
 
-def baseline_app(url: str) -> Any:
-    """Parse the CDR with the `ocpi` model and store the raw JSON: nothing else."""
-    app = FastAPI()
-    engine = make_engine(url)
-    insert = text(
-        f"INSERT INTO {BASELINE_TABLE} (country_code, party_id, cdr_id, raw_json) "
-        "VALUES (:cc, :pid, :id, :raw) ON CONFLICT DO NOTHING RETURNING id"
-    )
+STORE_ONLY_PATH = "/store-only/cdrs"
+RAW_PATH = "/raw/cdrs"
 
-    @app.post("/ocpi/2.2.1/cdrs")
-    async def post_cdr(request: Request) -> JSONResponse:
-        body = await request.body()
-        try:
-            cdr = Cdr.model_validate_json(body)
-        except ValidationError:
-            return JSONResponse(envelope(status_code=2001, status_message="invalid"), status_code=400)
-        async with engine.begin() as conn:
-            params = {"cc": cdr.country_code, "pid": cdr.party_id, "id": cdr.id, "raw": body.decode()}
-            new_id = (await conn.execute(insert, params)).scalar()
+
+def _store_only_sql() -> str:
+    """The node's own storage of a received CDR, with no verification and no pricing: the caller's
+    credentials and party checked and the `cdrs` row inserted, in one auto-committed statement."""
+    from emsp.cdrs.fastpath import _columns, _pg_type
+    from emsp.cdrs.store import CDRS
+    from emsp.ocpi_api.fastpath import CALLER_CTES, allowed_sql
+
+    columns = [c for c in _columns(CDRS) if c.name != "partner_id"]
+    values = ", ".join(f"${i + 4}::{_pg_type(c)}" for i, c in enumerate(columns))
+    return f"""
+WITH {CALLER_CTES}
+INSERT INTO cdrs (partner_id, {", ".join(c.name for c in columns)})
+SELECT (SELECT id FROM caller), {values}
+WHERE (SELECT id FROM caller) IS NOT NULL AND {allowed_sql("$2", "$3", "NULL", "NULL")}
+ON CONFLICT (country_code, party_id, cdr_id_norm) DO NOTHING
+RETURNING id
+"""
+
+
+def baseline_app(url: str) -> Any:
+    """Two baselines that parse the CDR with the `ocpi` model and store it, with no verification and no
+    pricing, each with one auto-committed statement on a plain asyncpg pool (as the node's fast path):
+
+    - `STORE_ONLY_PATH`: as the node stores a CDR (credentials token and party checked, the `cdrs` row
+      with its columns and indexes): what the node does minus verification and pricing;
+    - `RAW_PATH`: the raw JSON into a one-index table, nothing checked: the floor."""
+    from emsp.cdrs.store import cdr_values
+    from emsp.cdrs.tables import CdrSource
+    from emsp.ocpi_api.fastpath import token_digests
+
+    app = FastAPI()
+    pools: list[asyncpg.Pool] = []
+    raw_insert = (
+        f"INSERT INTO {BASELINE_TABLE} (country_code, party_id, cdr_id, raw_json) "
+        "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING id"
+    )
+    store_only = _store_only_sql()
+
+    async def pool() -> asyncpg.Pool:
+        if not pools:
+            pools.append(await asyncpg.create_pool(url, min_size=1, max_size=10))
+        return pools[0]
+
+    def created(new_id: Any) -> JSONResponse:
         return JSONResponse(
             envelope(status_code=1000, status_message="CDR stored"),
             status_code=201,
             headers={"Location": f"http://127.0.0.1/ocpi/2.2.1/cdrs/{new_id}"},
         )
+
+    def invalid() -> JSONResponse:
+        return JSONResponse(envelope(status_code=2001, status_message="invalid"), status_code=400)
+
+    @app.post(RAW_PATH)
+    async def post_raw(request: Request) -> JSONResponse:
+        body = await request.body()
+        try:
+            cdr = Cdr.model_validate_json(body)
+        except ValidationError:
+            return invalid()
+        return created(await (await pool()).fetchval(raw_insert, cdr.country_code, cdr.party_id, cdr.id,
+                                                     body.decode()))  # fmt: skip
+
+    @app.post(STORE_ONLY_PATH)
+    async def post_store_only(request: Request) -> JSONResponse:
+        body = await request.body()
+        try:
+            cdr = Cdr.model_validate_json(body)
+        except ValidationError:
+            return invalid()
+        values = cdr_values(cdr, body.decode(), partner_id=None, source=CdrSource.PUSH)
+        values["credited_cdr_id"] = values["flag"] = None
+        del values["partner_id"]
+        args = [token_digests(request), values["country_code"], values["party_id"], *values.values()]
+        return created(await (await pool()).fetchval(store_only, *args))
 
     return app
 
@@ -311,14 +373,16 @@ def serve_baseline(port: int) -> None:
     import uvicorn
 
     url = os.environ["BENCH_DATABASE_URL"]
-    uvicorn.run(baseline_app(url), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        baseline_app(plain_pg_url(url)), host="127.0.0.1", port=port, log_level="warning", access_log=False
+    )
 
 
 # --- the load -------------------------------------------------------------------------------------------
 
 
 async def post_all(
-    port: int, token: str, bodies: list[bytes], concurrency: int
+    port: int, token: str, bodies: list[bytes], concurrency: int, path: str = "/ocpi/2.2.1/cdrs"
 ) -> tuple[list[float], float, Counter[str]]:
     headers = {
         "Authorization": "Token " + base64.b64encode(token.encode()).decode(),
@@ -333,7 +397,7 @@ async def post_all(
         try:
             for i in cursor:
                 started = time.perf_counter()
-                status, found, data = await conn.request("POST", "/ocpi/2.2.1/cdrs", headers, bodies[i])
+                status, found, data = await conn.request("POST", path, headers, bodies[i])
                 latencies.append(time.perf_counter() - started)
                 code = json.loads(data).get("status_code")
                 outcomes[f"HTTP {status} / {code}" + ("" if "location" in found else " (no Location)")] += 1
@@ -368,22 +432,45 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {}
 
     port = free_port()
-    with node_process(url, port, args.workers):
+    with node_process(url, port, args.workers) as proc:
         asyncio.run(configure_node(port, token))
         bodies = [cdr_body(i, "N") for i in range(total)]
-        asyncio.run(post_all(port, token, bodies[: args.warmup], args.concurrency))
-        lat, elapsed, outcomes = asyncio.run(post_all(port, token, bodies[args.warmup :], args.concurrency))
-        results["node"] = {**latency_summary(lat, elapsed), "outcomes": dict(outcomes)}
+        results["node"] = measure(proc.pid, port, token, bodies, args)
     results["node"]["priced"] = asyncio.run(priced_summary(url))
+    if args.skip_baseline:
+        return results
 
     port = free_port()
-    with baseline_process(url, port, args.workers):
-        bodies = [cdr_body(i, "B") for i in range(total)]
-        asyncio.run(post_all(port, token, bodies[: args.warmup], args.concurrency))
-        lat, elapsed, outcomes = asyncio.run(post_all(port, token, bodies[args.warmup :], args.concurrency))
-        results["baseline"] = {**latency_summary(lat, elapsed), "outcomes": dict(outcomes)}
-    results["ratio"] = round(results["node"]["req_per_s"] / results["baseline"]["req_per_s"], 3)
+    with baseline_process(url, port, args.workers) as proc:
+        for name, path, prefix in (("store_only", STORE_ONLY_PATH, "S"), ("raw", RAW_PATH, "R")):
+            bodies = [cdr_body(i, prefix) for i in range(total)]
+            results[name] = measure(proc.pid, port, token, bodies, args, path)
+    for name in ("store_only", "raw"):
+        results[f"ratio_{name}"] = round(results["node"]["req_per_s"] / results[name]["req_per_s"], 3)
     return results
+
+
+def measure(
+    pid: int,
+    port: int,
+    token: str,
+    bodies: list[bytes],
+    args: argparse.Namespace,
+    path: str = "/ocpi/2.2.1/cdrs",
+) -> dict[str, Any]:
+    """Warm up, then post the measured CDRs; with the CPU time the server process and PostgreSQL spent per
+    CDR (figures that do not depend on what else the host runs, unlike the rate)."""
+    asyncio.run(post_all(port, token, bodies[: args.warmup], args.concurrency, path))
+    server_before, pg_before = process_cpu_seconds(pid), postgres_cpu_seconds()
+    lat, elapsed, outcomes = asyncio.run(post_all(port, token, bodies[args.warmup :], args.concurrency, path))
+    count = len(bodies) - args.warmup
+    return {
+        **latency_summary(lat, elapsed),
+        "outcomes": dict(outcomes),
+        "server_cpu_ms": round((process_cpu_seconds(pid) - server_before) * 1000 / count, 2),
+        "pg_cpu_ms": round((postgres_cpu_seconds() - pg_before) * 1000 / count, 2),
+        "load_average": load_average(),
+    }
 
 
 WHERE_THE_TIME_GOES = """\
@@ -401,23 +488,30 @@ statements (VAT folded into the plan query, verification lines as JSON), or pric
 (not what was asked)."""
 
 
+def row(name: str, r: dict[str, Any]) -> str:
+    return (
+        f"| {name} | {r['req_per_s']:,} | {r['p50_ms']} | {r['p99_ms']} | {r['max_ms']} "
+        f"| {r['server_cpu_ms']} ms | {r['pg_cpu_ms']} ms | {r['load_average']} |"
+    )
+
+
 def report(args: argparse.Namespace, results: dict[str, Any]) -> str:
-    node, base = results["node"], results["baseline"]
+    node, store_only, raw = results["node"], results["store_only"], results["raw"]
     lines = [
         f"Machine: {machine()}; PostgreSQL on the same host; load generator (keep-alive HTTP/1.1, "
         f"concurrency {args.concurrency}) on the same host; each target under uvicorn in its own process "
-        f"({args.workers} worker). {args.cdrs:,} measured CDRs per target after {args.warmup} warm-up.",
+        f"({args.workers} worker). {args.cdrs:,} measured CDRs per target after {args.warmup} warm-up. "
+        "CPU columns: CPU time of the server process and of PostgreSQL per CDR (independent of other load).",
         "",
-        "| Target | CDRs/s | p50 ms | p99 ms | max ms |",
-        "|---|---:|---:|---:|---:|",
-        f"| node: store + verify + price (MSP CDR) | {node['req_per_s']:,} | {node['p50_ms']} "
-        f"| {node['p99_ms']} "
-        f"| {node['max_ms']} |",
-        f"| baseline: parse + store raw JSON | {base['req_per_s']:,} | {base['p50_ms']} | {base['p99_ms']} "
-        f"| {base['max_ms']} |",
+        "| Target | CDRs/s | p50 ms | p99 ms | max ms | server CPU / CDR | PostgreSQL CPU / CDR "
+        "| load average |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+        row("node: store + verify + price (MSP CDR)", node),
+        row("baseline: parse + store as the node does, no pricing", store_only),
+        row("floor: parse + insert raw JSON, nothing checked", raw),
         "",
-        f"Ratio node / baseline: **{results['ratio']:.0%}** (target >= 70 %). "
-        f"Node answers: {node['outcomes']}; "
+        f"Node / store-only baseline: **{results['ratio_store_only']:.0%}** (target >= 70 %); "
+        f"node / floor: {results['ratio_raw']:.0%}. Node answers: {node['outcomes']}; "
         f"MSP CDRs {node['priced']['msp_cdrs']}, verifications {node['priced']['verifications']}.",
         "",
         "```",
@@ -436,6 +530,8 @@ def main() -> None:
         return
     results = run(args)
     print(json.dumps(results, indent=2))
+    if args.skip_baseline:
+        return
     text = report(args, results)
     print(text)
     if not args.no_results:

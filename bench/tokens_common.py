@@ -174,6 +174,8 @@ def node_process(url: str, port: int, workers: int = 1) -> Iterator[subprocess.P
         "EMSP_PAGE_LIMIT_MAX": "1000",
     }
     cmd = [sys.executable, "-m", "uvicorn", "emsp.app:create_app", "--factory", "--host", "127.0.0.1"]
+    if os.environ.get("BENCH_NODE_PROFILE"):  # a cProfile of the node, written when it stops
+        cmd[1:3] = [str(ROOT / "bench" / "profiled_node.py")]
     cmd += ["--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
     try:
@@ -189,7 +191,7 @@ def node_process(url: str, port: int, workers: int = 1) -> Iterator[subprocess.P
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=60 if os.environ.get("BENCH_NODE_PROFILE") else 15)
         except subprocess.TimeoutExpired:
             proc.kill()
 
@@ -274,6 +276,22 @@ def process_cpu_seconds(pid: int) -> float:
         fields = stat.read().rsplit(")", 1)[1].split()
     ticks = sum(int(v) for v in fields[11:15])
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time of every PostgreSQL server process on this host (the server runs on the same machine)."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/comm") as comm:
+                if comm.read().strip() not in ("postgres", "postmaster"):
+                    continue
+            total += process_cpu_seconds(int(entry))
+        except OSError:  # the process ended meanwhile
+            continue
+    return total
 
 
 def load_average() -> str:

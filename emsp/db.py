@@ -8,13 +8,19 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from emsp.settings import normalise_database_url
 
 SessionMaker = async_sessionmaker[AsyncSession]
+
+BUSY_TIMEOUT_SECONDS = 30
+_READ_ONLY_OPTION = "emsp_read_only"
+READ_ONLY: dict[str, Any] = {_READ_ONLY_OPTION: True}
+"""Execution options of a connection that only reads: on SQLite its transaction begins DEFERRED (no write
+lock); elsewhere they change nothing."""
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -23,8 +29,8 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         path = url.split(":///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
-        _sqlite_pragmas(engine)
+        engine = create_async_engine(url, connect_args={"timeout": BUSY_TIMEOUT_SECONDS}, **kwargs)
+        _sqlite_transactions(engine)
         return engine
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", 10)
@@ -33,15 +39,36 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(url, **kwargs)
 
 
-def _sqlite_pragmas(engine: AsyncEngine) -> None:
+def _sqlite_transactions(engine: AsyncEngine) -> None:
+    """SQLite has one writer at a time. WAL lets readers run beside it; the busy timeout lets a writer wait
+    for the lock. But a transaction that began DEFERRED, read, and then writes cannot wait: SQLite answers
+    "database is locked" at once when such a reader asks for the write lock (another writer holds it or
+    committed since its snapshot). So every transaction begins `BEGIN IMMEDIATE`, taking the write lock
+    (waiting up to the busy timeout) before its first statement, and read-then-write is safe; sessions that
+    only read ask for a plain deferred `BEGIN` (`read_scope`, `READ_ONLY`) and hold no lock.
+
+    The driver's own transaction handling (it emits BEGIN before INSERT/UPDATE/DELETE only, never before
+    SELECT or SAVEPOINT) is switched off; the `begin` event emits ours (SQLAlchemy's SQLite dialect docs,
+    "Serializable isolation / Savepoints / Transactional DDL"). Savepoints (`begin_nested`) then nest inside
+    the transaction, and Alembic's DDL runs in one. An `AUTOCOMMIT` connection gets no BEGIN (afterwards the
+    pool gives the driver its own mode back, which adds no BEGIN inside ours: the outcome is the same)."""
+
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # the driver emits no BEGIN; `_on_begin` does
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        options = conn.get_execution_options()
+        if options.get("isolation_level") == "AUTOCOMMIT":
+            return
+        conn.exec_driver_sql("BEGIN" if options.get(_READ_ONLY_OPTION) else "BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: AsyncEngine) -> SessionMaker:
@@ -58,3 +85,13 @@ async def session_scope(sessionmaker: SessionMaker) -> AsyncIterator[AsyncSessio
         except BaseException:
             await session.rollback()
             raise
+
+
+@asynccontextmanager
+async def read_scope(sessionmaker: SessionMaker) -> AsyncIterator[AsyncSession]:
+    """A session that only reads, e.g. a streamed export. On SQLite it takes no write lock, so however long
+    it stays open it holds no writer up; it must not write (its transaction could not become a writer while
+    another one writes). Rolled back at the end."""
+    async with sessionmaker() as session:
+        await session.connection(execution_options=READ_ONLY)
+        yield session

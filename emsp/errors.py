@@ -1,9 +1,15 @@
 """One place that turns every error into a response. OCPI paths answer with the OCPI envelope; admin paths
-with `{"error": {"code", "message", "details"}}`. No stack trace ever leaves the process."""
+with `{"error": {"code", "message", "details"}}`. No stack trace ever leaves the process.
+
+Every envelope rendered here for a functional module's path (`is_functional_module_path`: not versions,
+credentials or hubclientinfo) carries the request's routing headers swapped (`response_routing_headers`),
+whatever raised the error: a dependency (unknown token), request validation, routing (unknown path, method
+not allowed), a route, or an unexpected error. Routes that answer errors themselves set them too."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from emsp.ocpi_api.responses import is_functional_module_path, response_routing_headers
 from ocpi.envelope import envelope
 from ocpi.errors import OcpiError
 from ocpi.status import StatusCode
@@ -34,10 +41,18 @@ def _is_admin(request: Request) -> bool:
 
 
 def ocpi_error_response(
-    http_status: int, status_code: int, message: str, headers: dict[str, str] | None = None
+    request: Request,
+    http_status: int,
+    status_code: int,
+    message: str,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
+    """The OCPI envelope of an error, with the routing headers of a functional module's response."""
+    answer = dict(headers or {})
+    if is_functional_module_path(request.url.path):
+        answer.update(response_routing_headers(request.headers))
     return JSONResponse(
-        envelope(status_code=status_code, status_message=message), status_code=http_status, headers=headers
+        envelope(status_code=status_code, status_message=message), status_code=http_status, headers=answer
     )
 
 
@@ -65,7 +80,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _ocpi(request: Request, exc: OcpiError) -> JSONResponse:
         if _is_admin(request):
             return admin_error_response(exc.http_status, "ocpi_" + str(exc.status_code), exc.status_message)
-        return ocpi_error_response(exc.http_status, exc.status_code, exc.status_message)
+        return ocpi_error_response(request, exc.http_status, exc.status_code, exc.status_message)
 
     @app.exception_handler(AdminError)
     async def _admin(request: Request, exc: AdminError) -> JSONResponse:
@@ -77,18 +92,18 @@ def install_error_handlers(app: FastAPI) -> None:
         if _is_admin(request):
             details = [{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in exc.errors()[:20]]
             return admin_error_response(400, "invalid_request", message, details)
-        return ocpi_error_response(400, StatusCode.INVALID_OR_MISSING_PARAMETERS, message)
+        return ocpi_error_response(request, 400, StatusCode.INVALID_OR_MISSING_PARAMETERS, message)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = str(exc.detail) if exc.detail else "HTTP error"
         if _is_admin(request):
             return admin_error_response(exc.status_code, "http_" + str(exc.status_code), message)
-        return ocpi_error_response(exc.status_code, StatusCode.CLIENT_ERROR, message)
+        return ocpi_error_response(request, exc.status_code, StatusCode.CLIENT_ERROR, message, exc.headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         if _is_admin(request):
             return admin_error_response(500, "internal_error", "Internal error; see the node's log")
-        return ocpi_error_response(500, StatusCode.SERVER_ERROR, "Internal server error")
+        return ocpi_error_response(request, 500, StatusCode.SERVER_ERROR, "Internal server error")

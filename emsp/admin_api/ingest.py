@@ -62,6 +62,7 @@ async def trigger_sync(
         except PartnerNotFound as exc:
             raise AdminError(404, "not_found", exc.message) from None
         partner = str(found.id)
+    await session.commit()  # the pull runs in sessions of its own; SQLite: this one must hold no lock
     if wait:
         return JSONResponse({"outcomes": await _run(node, module.value, partner, full)})
 

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from emsp.db import session_scope
+from emsp.db import read_scope
 from emsp.deps import AdminKeyDep, DbSession, NodeDep
 from emsp.errors import AdminError
 from emsp.ingest.keys import ObjectKey
@@ -116,7 +116,7 @@ async def get_locations_geojson(
     async def body() -> AsyncIterator[bytes]:
         yield b'{"type":"FeatureCollection","features":['
         first = True
-        async with session_scope(node.sessionmaker) as session:
+        async with read_scope(node.sessionmaker) as session:  # however slow the client, no lock held
             async for feature in geojson_features(session, f, limit=limit):
                 yield (b"" if first else b",") + json.dumps(feature, separators=(",", ":")).encode()
                 first = False

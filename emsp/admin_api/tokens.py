@@ -1,5 +1,7 @@
 """Admin API for the tokens we issue (`/admin/v1/tokens`): create, list, show (with history and
-distribution), edit, block, unblock, deactivate. The history records the admin key's name as the actor.
+distribution), edit, block, unblock, deactivate, credit hold and release (real-time authorization answers
+NO_CREDIT while held; `emsp.tokens.service.hold_credit`). The history records the admin key's name as
+the actor.
 
 `{token}` in a path is a token id, or a uid (`?type=` picks among tokens sharing a uid; `uid:<uid>` forces
 a uid made of digits). Errors: bad input 400 (nothing stored), unknown token 404, a uniqueness clash or a
@@ -16,7 +18,14 @@ from fastapi import APIRouter, Query
 from emsp.deps import AdminKeyDep, DbSession, NodeDep
 from emsp.tokens import service
 from emsp.tokens.queries import TokenFilter, list_tokens
-from emsp.tokens.schemas import BlockRequest, DeactivateRequest, TokenCreate, TokenEdit
+from emsp.tokens.schemas import (
+    BlockRequest,
+    CreditHoldRequest,
+    CreditReleaseRequest,
+    DeactivateRequest,
+    TokenCreate,
+    TokenEdit,
+)
 from emsp.tokens.tables import Token, TokenStatus
 from emsp.tokens.views import token_details, token_view
 from ocpi.models.tokens import TokenType
@@ -58,6 +67,7 @@ async def get_tokens(
     valid_from_before: datetime | None = None,
     valid_until_after: datetime | None = None,
     valid_until_before: datetime | None = None,
+    credit_hold: bool | None = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
@@ -73,6 +83,7 @@ async def get_tokens(
         valid_from_before=_utc(valid_from_before),
         valid_until_after=_utc(valid_until_after),
         valid_until_before=_utc(valid_until_before),
+        credit_hold=credit_hold,
     )
     total, tokens = await list_tokens(session, filters, offset=offset, limit=limit)
     now = utcnow()
@@ -130,3 +141,26 @@ async def deactivate_token(
     found = await _find(session, token, token_type)
     done = await service.deactivate_token(session, found, body, actor=key.name)
     return await token_details(session, done)
+
+
+@router.post("/{token}/credit-hold")
+async def hold_credit(
+    token: str, body: CreditHoldRequest, session: DbSession, key: AdminKeyDep, token_type: TypeQuery = None
+) -> dict[str, Any]:
+    """Put the token on credit hold: real-time authorization answers NO_CREDIT until released (BLOCKED,
+    EXPIRED and not valid answer first). The OCPI Token sent to partners is unchanged (`valid` stays true)."""
+    found = await _find(session, token, token_type)
+    return await token_details(session, await service.hold_credit(session, found, body, actor=key.name))
+
+
+@router.post("/{token}/credit-release")
+async def release_credit(
+    token: str,
+    session: DbSession,
+    key: AdminKeyDep,
+    body: CreditReleaseRequest | None = None,
+    token_type: TypeQuery = None,
+) -> dict[str, Any]:
+    """End the credit hold (an optional reason is kept in the history)."""
+    found = await _find(session, token, token_type)
+    return await token_details(session, await service.release_credit(session, found, body, actor=key.name))

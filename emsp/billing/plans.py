@@ -11,11 +11,10 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, func, or_, select
 from sqlmodel import col
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 import cdr_pricing
 from emsp.billing.tables import (
@@ -26,6 +25,9 @@ from emsp.billing.tables import (
     MspPlanAssignment,
     MspTariffPlan,
 )
+
+if TYPE_CHECKING:
+    from emsp.cdrs.reads import PricingReads
 
 
 @dataclass(frozen=True)
@@ -119,22 +121,25 @@ def _candidates() -> Any:
     )
 
 
-_CANDIDATES = _candidates()
+CANDIDATES = _candidates()
 
 
 def _rank(rule: Rule) -> tuple[int, int]:
     return SCOPE_PRECEDENCE.index(AssignmentScope(rule.scope)), 0 if rule.subscription else 1
 
 
-async def resolve_plan(session: AsyncSession, site: SiteKey) -> PlanChoice | None:
-    params = {
+def candidate_params(site: SiteKey) -> dict[str, str]:
+    return {
         "cc": site.country_code,
         "pid": site.party_id,
         "location": site.location_id,
         "evse": site.evse_uid,
         "contract": site.contract_id,
     }
-    rows = (await session.exec(_CANDIDATES, params=params)).all()  # type: ignore[call-overload]
+
+
+async def resolve_plan(reads: PricingReads, site: SiteKey) -> PlanChoice | None:
+    rows = await reads.plan_rows(site)
     if not rows:
         return None
     n = len(_RULE_COLS)

@@ -10,13 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import pycountry
 from sqlalchemy import bindparam, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cdr_pricing.money import EXACT
 from emsp.billing.tables import FxRate, VatRate
+
+if TYPE_CHECKING:
+    from emsp.cdrs.reads import PricingReads
 
 _ONE = Decimal(1)
 
@@ -44,13 +47,13 @@ class VatUsed:
 
 
 VAT, FX = VatRate.__table__, FxRate.__table__  # type: ignore[attr-defined]
-_VAT_AT = (
+VAT_AT = (
     select(VAT.c.id, VAT.c.rate_percent)
     .where(VAT.c.country_code == bindparam("country"), VAT.c.valid_from <= bindparam("at"))
     .order_by(VAT.c.valid_from.desc())
     .limit(1)
 )
-_FX_AT = (
+FX_AT = (
     select(FX.c.id, FX.c.rate)
     .where(
         FX.c.base_currency == bindparam("base"),
@@ -62,9 +65,8 @@ _FX_AT = (
 )
 
 
-async def vat_rate_at(session: AsyncSession, country_code: str, at: datetime) -> VatUsed | None:
-    found = (await session.exec(_VAT_AT, params={"country": country_code, "at": at})).first()  # type: ignore[call-overload]
-    return None if found is None else VatUsed(found[0], found[1])
+async def vat_rate_at(reads: PricingReads, country_code: str, at: datetime) -> VatUsed | None:
+    return await reads.vat(country_code, at)
 
 
 @dataclass(frozen=True)
@@ -74,21 +76,15 @@ class FxUsed:
     inverted: bool = False
 
 
-async def _latest(session: AsyncSession, base: str, quote: str, at: datetime) -> tuple[int, Decimal] | None:
-    params = {"base": base, "quote": quote, "at": at}
-    found = (await session.exec(_FX_AT, params=params)).first()  # type: ignore[call-overload]
-    return None if found is None else (found[0], found[1])
-
-
-async def fx_rate_at(session: AsyncSession, source: str, target: str, at: datetime) -> FxUsed | None:
+async def fx_rate_at(reads: PricingReads, source: str, target: str, at: datetime) -> FxUsed | None:
     """The rate converting `source` into `target` at `at`; None when no rate is stored."""
     source, target = source.upper(), target.upper()
     if source == target:
         return FxUsed(_ONE, None)
-    direct = await _latest(session, source, target, at)
+    direct = await reads.fx_latest(source, target, at)
     if direct is not None:
         return FxUsed(direct[1], direct[0])
-    opposite = await _latest(session, target, source, at)
+    opposite = await reads.fx_latest(target, source, at)
     if opposite is not None and opposite[1] > 0:
         rate = EXACT.divide(_ONE, opposite[1]).quantize(Decimal("1E-6"), context=EXACT).normalize()
         return FxUsed(rate, opposite[0], inverted=True)

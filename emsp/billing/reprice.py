@@ -13,7 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, insert, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -26,9 +26,12 @@ from emsp.billing.rates import country_alpha2, fx_rate_at, vat_rate_at
 from emsp.billing.tables import MspCdr, MspCdrStatus, PlanKind
 from emsp.cdrs.lookup import ChargingSite
 from emsp.cdrs.store import StoredCdr
-from emsp.cdrs.verify import zone_for
+from emsp.cdrs.verify import pricing_input, zone_for
 from ocpi.models.cdrs import Cdr
 from ocpi.types import utcnow
+
+if TYPE_CHECKING:
+    from emsp.cdrs.reads import PricingReads
 
 _ZERO = Decimal(0)
 
@@ -68,7 +71,7 @@ def base_fields(row: StoredCdr, std_currency: str) -> dict[str, Any]:
     }
 
 
-def _site_key(row: StoredCdr) -> SiteKey:
+def site_key(row: StoredCdr) -> SiteKey:
     return SiteKey(
         country_code=row.country_code,
         party_id=row.party_id,
@@ -79,13 +82,13 @@ def _site_key(row: StoredCdr) -> SiteKey:
 
 
 async def _plan_lines(
-    session: AsyncSession, choice: PlanChoice, row: StoredCdr, cdr: Cdr, site: ChargingSite | None
+    reads: PricingReads, choice: PlanChoice, row: StoredCdr, cdr: Cdr, site: ChargingSite | None
 ) -> Priced:
     plan = choice.plan
     if plan.kind == PlanKind.MARKUP:
         fee = plan.markup_fixed or _ZERO
         if fee and plan.currency != row.currency:
-            fx = await fx_rate_at(session, plan.currency, row.currency, row.start_date_time)
+            fx = await fx_rate_at(reads, plan.currency, row.currency, row.start_date_time)
             if fx is None:
                 raise _Failed(f"no exchange rate {plan.currency}->{row.currency} for the plan's fixed fee")
             fee = fee * fx.rate
@@ -96,20 +99,20 @@ async def _plan_lines(
     if not time_zone:
         raise _Failed(f"time zone of location {row.location_id} unknown (location not stored)")
     try:
-        priced = cdr_pricing.price_cdr(cdr_pricing.cdr_from_ocpi(cdr), compiled, time_zone)
+        priced = cdr_pricing.price_cdr(pricing_input(cdr), compiled, time_zone)
     except PricingError as exc:
         raise _Failed(f"plan {plan.code} cannot price the CDR: {exc}") from None
     return Priced(priced.currency.upper(), lines_of(priced))
 
 
 async def _price(
-    session: AsyncSession, row: StoredCdr, cdr: Cdr, site: ChargingSite | None, std_currency: str
+    reads: PricingReads, row: StoredCdr, cdr: Cdr, site: ChargingSite | None, std_currency: str
 ) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     country = country_alpha2(row.location_country)
     if country is None:
         raise _Failed(f"unknown country {row.location_country!r} of the charging location")
-    choice = await resolve_plan(session, _site_key(row))
+    choice = await resolve_plan(reads, site_key(row))
     if choice is None:
         raise _Failed("no MSP tariff plan applies (no assignment, not even DEFAULT)")
     fields.update(
@@ -119,11 +122,11 @@ async def _price(
         plan_rule=choice.rule,
         subscription=choice.subscription,
     )
-    vat = await vat_rate_at(session, country, row.start_date_time)
+    vat = await vat_rate_at(reads, country, row.start_date_time)
     if vat is None:
         raise _Failed(f"no VAT rate for {country} at {row.start_date_time.isoformat()}")
-    priced = await _plan_lines(session, choice, row, cdr, site)
-    fx = await fx_rate_at(session, priced.currency, std_currency, row.start_date_time)
+    priced = await _plan_lines(reads, choice, row, cdr, site)
+    fx = await fx_rate_at(reads, priced.currency, std_currency, row.start_date_time)
     if fx is None:
         raise _Failed(
             f"no exchange rate {priced.currency}->{std_currency} at {row.start_date_time.isoformat()}"
@@ -161,11 +164,11 @@ _COPIED = ["plan_id", "plan_code", "plan_version", "plan_rule", "subscription", 
            "fx_rate", "fx_rate_id", "vat_percent", "vat_rate_id"]  # fmt: skip
 
 
-async def _credit(session: AsyncSession, row: StoredCdr) -> dict[str, Any]:
+async def _credit(reads: PricingReads, row: StoredCdr) -> dict[str, Any]:
     """A Credit CDR's MSP CDR negates the current MSP CDR of the CDR it credits."""
     if row.credited_cdr_id is None:
         raise _Failed(f"credited CDR {row.credit_reference_id} is not known")
-    original = await current_msp_cdr(session, row.credited_cdr_id)
+    original = await reads.current_msp_cdr(row.credited_cdr_id)
     if original is None or original.status != MspCdrStatus.PRICED:
         raise _Failed(f"credited CDR {row.credit_reference_id} has no priced MSP CDR")
     fields: dict[str, Any] = {name: getattr(original, name) for name in _COPIED}
@@ -177,13 +180,13 @@ async def _credit(session: AsyncSession, row: StoredCdr) -> dict[str, Any]:
 
 
 async def build_msp_cdr(
-    session: AsyncSession, row: StoredCdr, cdr: Cdr, site: ChargingSite | None, *, std_currency: str
+    reads: PricingReads, row: StoredCdr, cdr: Cdr, site: ChargingSite | None, *, std_currency: str
 ) -> dict[str, Any]:
     """The column values of the MSP CDR for `row` (not stored): PRICED, or FAILED with the reason."""
     fields = base_fields(row, std_currency)
     try:
         priced = (
-            await _credit(session, row) if row.credit else await _price(session, row, cdr, site, std_currency)
+            await _credit(reads, row) if row.credit else await _price(reads, row, cdr, site, std_currency)
         )
         fields.update(priced, status=MspCdrStatus.PRICED.value)
     except _Failed as failed:

@@ -8,7 +8,7 @@ import json
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -18,6 +18,9 @@ from emsp.ingest.keys import ci
 from emsp.ingest.tables import IngestedEvse, IngestedLocation
 from emsp.ingest.tariffs import TOMBSTONE, VERSIONS
 from ocpi.types import to_utc
+
+if TYPE_CHECKING:
+    from emsp.cdrs.reads import PricingReads
 
 LOCATIONS = IngestedLocation.__table__  # type: ignore[attr-defined]
 EVSES = IngestedEvse.__table__  # type: ignore[attr-defined]
@@ -77,7 +80,11 @@ async def charging_site(
     found = (await session.exec(_SITE, params=params)).first()  # type: ignore[call-overload]
     if found is None:
         return None
-    time_zone, evse = found
+    return site_of(found[0], found[1], connector_id)
+
+
+def site_of(time_zone: str | None, evse: dict[str, Any] | None, connector_id: str) -> ChargingSite:
+    """The site of a stored Location (its time zone) and EVSE (None when not stored)."""
     return ChargingSite(time_zone=time_zone or None, tariff_ids=_connector_tariffs(evse, connector_id))
 
 
@@ -94,7 +101,7 @@ class TariffInForce:
 # it is a deletion or `at` is outside the tariff's start/end_date_time), as one prebuilt statement and with
 # the compiled tariff cached by content: it runs for every CDR, and validating the stored JSON as a pydantic
 # model each time cost more than the rest of the verification.
-_VERSION_AT = (
+VERSION_AT = (
     select(VERSIONS.c.version, VERSIONS.c.data)
     .where(
         VERSIONS.c.country_code == bindparam("cc"),
@@ -126,13 +133,16 @@ def _within(data: dict[str, Any], at: datetime) -> bool:
     return (start is None or to_utc(start) <= at) and (end is None or at < to_utc(end))
 
 
+def version_params(country_code: str, party_id: str, tariff_id: str, at: datetime) -> dict[str, Any]:
+    return {"cc": ci(country_code), "pid": ci(party_id), "tariff_id": ci(tariff_id), "at": at}
+
+
 async def tariff_in_force_at(
-    session: AsyncSession, country_code: str, party_id: str, tariff_id: str, at: datetime
+    reads: PricingReads, country_code: str, party_id: str, tariff_id: str, at: datetime
 ) -> TariffInForce | None:
     """The version of `tariff_id` in force at `at`, compiled; None when there is none (or it cannot be
     priced with: then it is as good as none)."""
-    params = {"cc": ci(country_code), "pid": ci(party_id), "tariff_id": ci(tariff_id), "at": at}
-    found = (await session.exec(_VERSION_AT, params=params)).first()  # type: ignore[call-overload]
+    found = await reads.tariff_version(country_code, party_id, tariff_id, at)
     if found is None or found[1].get(TOMBSTONE) or not _within(found[1], at):
         return None
     version, data = found

@@ -25,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from emsp.billing.reprice import Revision, base_fields, build_msp_cdr, save_revision, with_defaults
 from emsp.billing.tables import MspCdr, MspCdrStatus
 from emsp.cdrs.lookup import charging_site
+from emsp.cdrs.reads import SessionReads
 from emsp.cdrs.store import StoredCdr, find_cdr, store_cdr
 from emsp.cdrs.tables import CdrFlag, CdrSource, CpoCdr
 from emsp.cdrs.verify import save_verification, verify_cdr, verify_credit
@@ -81,6 +82,7 @@ async def price_cdr(
 async def _verify_and_price(
     session: AsyncSession, row: StoredCdr, cdr: Cdr, policy: PricingPolicy, *, first: bool
 ) -> dict[str, Any]:
+    reads = SessionReads(session)
     loc = cdr.cdr_location
     site = await charging_site(
         session, row.country_code, row.party_id, loc.id, loc.evse_uid, loc.connector_id
@@ -89,8 +91,8 @@ async def _verify_and_price(
         original = await session.get(CpoCdr, row.credited_cdr_id) if row.credited_cdr_id else None
         verification = verify_credit(row, cdr, original, policy.tolerance)
     else:
-        verification = await verify_cdr(session, row, cdr, site, policy.tolerance)
-    msp = await build_msp_cdr(session, row, cdr, site, std_currency=policy.std_currency)
+        verification = await verify_cdr(reads, row, cdr, site, policy.tolerance)
+    msp = await build_msp_cdr(reads, row, cdr, site, std_currency=policy.std_currency)
     await save_verification(session, verification, first=first)
     return msp
 

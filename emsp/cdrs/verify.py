@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, delete, insert
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -34,6 +34,9 @@ from emsp.cdrs.tables import (
 from ocpi.models.cdrs import Cdr
 from ocpi.models.common import Price
 from ocpi.types import utcnow
+
+if TYPE_CHECKING:
+    from emsp.cdrs.reads import PricingReads
 
 _ZERO = Decimal(0)
 
@@ -95,7 +98,7 @@ def choose_cdr_tariff(cdr: Cdr) -> TariffChoice | None:
     return TariffChoice(tariff, "CDR_TARIFFS", ref=f"{tariff.country_code}/{tariff.party_id}/{tariff.id}")
 
 
-async def choose_tariff(session: AsyncSession, cdr: Cdr, site: ChargingSite | None) -> TariffChoice:
+async def choose_tariff(reads: PricingReads, cdr: Cdr, site: ChargingSite | None) -> TariffChoice:
     own = choose_cdr_tariff(cdr)
     if own is not None:
         return own
@@ -106,7 +109,7 @@ async def choose_tariff(session: AsyncSession, cdr: Cdr, site: ChargingSite | No
     found = []
     for tariff_id in site.tariff_ids:
         at = cdr.start_date_time
-        tariff = await tariff_in_force_at(session, cdr.country_code, cdr.party_id, tariff_id, at)
+        tariff = await tariff_in_force_at(reads, cdr.country_code, cdr.party_id, tariff_id, at)
         if tariff is not None:
             found.append(tariff)
     regular = [t for t in found if t.data.get("type") in (None, "REGULAR")]
@@ -114,6 +117,21 @@ async def choose_tariff(session: AsyncSession, cdr: Cdr, site: ChargingSite | No
         what = "no tariff in force" if not found else f"{len(regular)} regular tariffs in force"
         return TariffChoice(None, "TARIFF_IN_FORCE", problem=f"{what} on the connector at the CDR start")
     return TariffChoice(regular[0].compiled, "TARIFF_IN_FORCE", ref=regular[0].ref)
+
+
+def pricing_input(cdr: Cdr) -> cdr_pricing.Cdr:
+    """The CDR as the pricing engine reads it, made from the fields it reads only (converting the whole
+    model, location and token included, cost more than pricing it)."""
+    return cdr_pricing.cdr_from_ocpi(
+        {
+            "id": cdr.id,
+            "currency": cdr.currency,
+            "start_date_time": cdr.start_date_time,
+            "end_date_time": cdr.end_date_time,
+            "total_energy": cdr.total_energy,
+            "charging_periods": [period.model_dump() for period in cdr.charging_periods],
+        }
+    )
 
 
 def zone_for(tariff: cdr_pricing.Tariff, time_zone: str | None) -> str | None:
@@ -210,11 +228,11 @@ def verify_credit(row: StoredCdr, cdr: Cdr, original: CpoCdr | None, tolerance: 
 
 
 async def verify_cdr(
-    session: AsyncSession, row: StoredCdr, cdr: Cdr, site: ChargingSite | None, tolerance: Decimal
+    reads: PricingReads, row: StoredCdr, cdr: Cdr, site: ChargingSite | None, tolerance: Decimal
 ) -> Verification:
     """Recompute `cdr` with the CPO's tariff and compare (nothing is written; see `save_verification`)."""
     time_zone = site.time_zone if site else None
-    choice = await choose_tariff(session, cdr, site)
+    choice = await choose_tariff(reads, cdr, site)
     if choice.tariff is None:
         return _no_price(row.id, choice.problem or "no tariff", tolerance, choice, time_zone)
     try:
@@ -225,7 +243,7 @@ async def verify_cdr(
         if time_zone is None:
             reason = f"time zone of location {cdr.cdr_location.id} unknown (location not stored)"
             return _no_price(row.id, reason, tolerance, choice, None)
-        priced = cdr_pricing.price_cdr(cdr_pricing.cdr_from_ocpi(cdr), tariff, time_zone)
+        priced = cdr_pricing.price_cdr(pricing_input(cdr), tariff, time_zone)
     except PricingError as exc:
         return _no_price(row.id, str(exc), tolerance, choice, time_zone)
     lines = compare(cdr, _calculated(priced), tolerance)

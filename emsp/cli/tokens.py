@@ -16,7 +16,13 @@ from emsp.errors import AdminError, describe_validation_errors
 from emsp.node import Node
 from emsp.tokens import service
 from emsp.tokens.queries import TokenFilter, list_tokens
-from emsp.tokens.schemas import BlockRequest, DeactivateRequest, TokenCreate
+from emsp.tokens.schemas import (
+    BlockRequest,
+    CreditHoldRequest,
+    CreditReleaseRequest,
+    DeactivateRequest,
+    TokenCreate,
+)
 from emsp.tokens.tables import Token
 from emsp.tokens.views import token_details, token_view
 
@@ -30,8 +36,10 @@ TypeOpt = Annotated[
     str | None, typer.Option("--type", help="Token type (RFID, APP_USER, AD_HOC_USER, OTHER)")
 ]
 
-_SHOWN = ("id", "country_code", "party_id", "uid", "type", "contract_id", "visual_number", "issuer")
+_SHOWN: tuple[str, ...] = ("id", "country_code", "party_id", "uid", "type", "contract_id", "visual_number")
+_SHOWN += ("issuer",)
 _SHOWN += ("group_id", "whitelist", "status", "block_reason", "valid", "valid_from", "valid_until")
+_SHOWN += ("credit_hold", "credit_hold_reason")
 _SHOWN += ("version", "last_updated")
 
 
@@ -221,5 +229,32 @@ def deactivate(
     body = _build(DeactivateRequest, {"reason": reason})
     _show(
         _on_token(token, token_type, lambda s, t: service.deactivate_token(s, t, body, actor=ACTOR)),
+        as_json,
+    )
+
+
+@app.command("credit-hold")
+def credit_hold(
+    token: TokenRef,
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept on the token and in the history)")],
+    token_type: TypeOpt = None,
+    as_json: AsJson = False,
+) -> None:
+    """Put a token on credit hold: real-time authorization answers NO_CREDIT until released."""
+    body = _build(CreditHoldRequest, {"reason": reason})
+    _show(_on_token(token, token_type, lambda s, t: service.hold_credit(s, t, body, actor=ACTOR)), as_json)
+
+
+@app.command("credit-release")
+def credit_release(
+    token: TokenRef,
+    reason: Annotated[str | None, typer.Option("--reason")] = None,
+    token_type: TypeOpt = None,
+    as_json: AsJson = False,
+) -> None:
+    """End a token's credit hold."""
+    body = _build(CreditReleaseRequest, {"reason": reason})
+    _show(
+        _on_token(token, token_type, lambda s, t: service.release_credit(s, t, body, actor=ACTOR)),
         as_json,
     )

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
 from typing import Any
 
 from fastapi import Request
@@ -30,41 +29,20 @@ from pydantic import ValidationError
 
 from emsp.ingest.keys import ci
 from emsp.node import Node
+from emsp.ocpi_api.fastpath import CALLER_CTES, allowed_sql, routing, token_digests
 from emsp.ocpi_api.responses import ocpi_response
 from emsp.rawpool import raw_pool
-from emsp.settings import OwnParty
-from ocpi import headers as h
-from ocpi.auth import candidate_tokens
 from ocpi.models.locations import EvsePatch
 from ocpi.types import format_datetime
-from partners.tokens import hash_token
 
 log = logging.getLogger("emsp.ocpi_api.evse_fastpath")
 
 FAST_FIELDS = frozenset({"status", "last_updated"})
 
-STATUS_PATCH_SQL = """
-WITH tok AS (
-    SELECT t.kind, t.expires_at, p.id, p.status
-    FROM partner_tokens t JOIN partners p ON p.id = t.partner_id
-    WHERE t.token_hash = ANY($1::varchar[])
-),
-caller AS (
-    SELECT id FROM tok
-    WHERE kind = 'SERVER' AND status = 'CONNECTED' AND (expires_at IS NULL OR expires_at > now())
-      AND (SELECT count(*) FROM tok) = 1
-),
-parties AS (
-    SELECT upper(country_code) AS cc, upper(party_id) AS pid, role FROM partner_roles
-    WHERE partner_id = (SELECT id FROM caller)
-    UNION ALL
-    SELECT upper(country_code), upper(party_id), role FROM hub_client_infos
-    WHERE partner_id = (SELECT id FROM caller) AND gone_at IS NULL AND status <> 'SUSPENDED'
-),
-allowed AS (
-    SELECT EXISTS (SELECT 1 FROM parties WHERE cc = $2 AND pid = $3 AND role = 'CPO')
-       AND ($8::varchar IS NULL OR EXISTS (SELECT 1 FROM parties WHERE cc = $8 AND pid = $9)) AS ok
-),
+# Built from this module's constants only (no input reaches the text).
+STATUS_PATCH_SQL = f"""
+WITH {CALLER_CTES},
+allowed AS (SELECT {allowed_sql("$2", "$3", "$8", "$9")} AS ok),
 target AS (
     SELECT l.pk AS lpk, e.pk AS epk, e.last_updated AS elu
     FROM locations l JOIN evses e
@@ -96,47 +74,7 @@ SELECT (SELECT id FROM caller) AS partner_id,
        (SELECT epk FROM target) AS evse_pk,
        (SELECT elu FROM target) AS stored_at,
        (SELECT count(*) FROM written) AS written
-"""
-
-
-class _Malformed(Exception):
-    pass
-
-
-def _pair(request: Request, cc_name: str, pid_name: str) -> tuple[str, str] | None:
-    """A routing header pair: (cc, pid), or None when absent; `_Malformed` when given halfway or too long."""
-    cc = (request.headers.get(cc_name) or "").strip()
-    pid = (request.headers.get(pid_name) or "").strip()
-    if not cc and not pid:
-        return None
-    if not cc or not pid or len(cc) > 2 or len(pid) > 3 or not (cc + pid).isascii():
-        raise _Malformed
-    return ci(cc), ci(pid)
-
-
-Routing = tuple[dict[str, str], tuple[str, str] | None]
-
-
-def _routing(request: Request, ours: Sequence[OwnParty]) -> Routing | None:
-    """(the response's routing headers, the OCPI-from party to check), or None when the regular path must
-    judge the headers (malformed, or not addressed to one of our parties)."""
-    try:
-        sender = _pair(request, h.FROM_COUNTRY_CODE, h.FROM_PARTY_ID)
-        receiver = _pair(request, h.TO_COUNTRY_CODE, h.TO_PARTY_ID)
-    except _Malformed:
-        return None
-    our_parties = [(ci(p.country_code), ci(p.party_id)) for p in ours]
-    if receiver is not None and receiver not in our_parties:
-        return None
-    answer: dict[str, str] = {}
-    if sender is None and receiver is None:
-        return answer, None
-    if sender is not None:
-        answer[h.TO_COUNTRY_CODE], answer[h.TO_PARTY_ID] = sender
-    me = receiver or (our_parties[0] if our_parties else None)
-    if me is not None:
-        answer[h.FROM_COUNTRY_CODE], answer[h.FROM_PARTY_ID] = me
-    return answer, sender
+"""  # noqa: S608
 
 
 async def try_status_patch(
@@ -155,13 +93,11 @@ async def try_status_patch(
         patch = EvsePatch.model_validate(body)
     except ValidationError:
         return None
-    routing = _routing(request, node.settings.parties)
-    digests = list(
-        dict.fromkeys(hash_token(c) for c in candidate_tokens(request.headers.get(h.AUTHORIZATION)))
-    )
-    if routing is None or not digests or patch.status is None or patch.last_updated is None:
+    answer_routing = routing(request, node.settings.parties)
+    digests = token_digests(request)
+    if answer_routing is None or not digests or patch.status is None or patch.last_updated is None:
         return None
-    headers, sender = routing
+    headers, sender = answer_routing
     pool = await raw_pool(node)
     async with pool.acquire() as conn:
         row = await conn.fetchrow(

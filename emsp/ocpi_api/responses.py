@@ -7,9 +7,14 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
+from emsp.ocpi_api import VERSION_PATH
 from ocpi import headers as h
 from ocpi.envelope import envelope
 from ocpi.status import StatusCode
+
+CONFIGURATION_MODULES = frozenset({"credentials", "hubclientinfo"})
+"""Modules under the version path that are not routed: their requests and responses carry no routing
+headers (transport_and_format.asciidoc, "Message Routing Headers"; versions are not routed either)."""
 
 
 def ocpi_response(
@@ -42,3 +47,13 @@ def response_routing_headers(request_headers: Mapping[str, str]) -> dict[str, st
         if value and value.isascii() and len(value) <= 3:
             result[response_name] = value
     return result
+
+
+def is_functional_module_path(path: str) -> bool:
+    """A path under the version path other than the version details and the configuration modules: the
+    request of a functional module (Tokens, Locations, CDRs ...) or an unknown path shaped like one."""
+    prefix = VERSION_PATH + "/"
+    if not path.startswith(prefix):
+        return False
+    module = path[len(prefix) :].split("/", 1)[0]
+    return bool(module) and module not in CONFIGURATION_MODULES

@@ -1,18 +1,21 @@
 """Real-time authorization (spec mod_tokens.asciidoc 12.2.2.2 POST, 12.3.1 AuthorizationInfo, 12.4.1 Allowed).
 
 The decision, from the stored token alone (no opening hours or EVSE status, which the spec forbids us to
-judge):
+judge), in this order, the first that applies:
 
-- INACTIVE (deactivated) → NOT_ALLOWED; BLOCKED → BLOCKED; EXPIRED, or `valid_until` passed → EXPIRED;
-  `valid_from` not reached yet → NOT_ALLOWED.
-- Location restriction: a token may carry an allow-list (`allowed_locations`: location ids, each with all
-  or only some of its EVSE uids; ids compared case-insensitively). Without a list the token may charge
-  anywhere, including unpublished private chargers (the spec's expectation). With a list: no
-  LocationReferences in the request → OCPI 2002 (not enough information, spec 12.2.2.2); a location not
-  on the list, or none of the asked EVSEs allowed → NOT_ALLOWED.
-- Otherwise ALLOWED, with a fresh `authorization_reference` (a UUID without dashes, 32 characters) and the
-  location echoed with only the EVSEs the driver may use (spec 12.3.1 `location`).
-- NO_CREDIT is never answered: this node keeps no credit balance.
+1. INACTIVE (deactivated) → NOT_ALLOWED; BLOCKED → BLOCKED; EXPIRED, or `valid_until` passed → EXPIRED;
+   `valid_from` not reached yet → NOT_ALLOWED. (The token itself is not usable: that answer wins.)
+2. Credit hold (`tokens.credit_hold`, set by finance or an operator) → NO_CREDIT, wherever the driver is:
+   no LocationReferences are needed for it.
+3. Location restriction: a token may carry an allow-list (`allowed_locations`: location ids, each with all
+   or only some of its EVSE uids; ids compared case-insensitively). Without a list the token may charge
+   anywhere, including unpublished private chargers (the spec's expectation). With a list: no
+   LocationReferences in the request → OCPI 2002 (not enough information, spec 12.2.2.2); a location not
+   on the list, or none of the asked EVSEs allowed → NOT_ALLOWED.
+4. Otherwise ALLOWED, with a fresh `authorization_reference` (a UUID without dashes, 32 characters) and the
+   location echoed with only the EVSEs the driver may use (spec 12.3.1 `location`).
+
+This node keeps no credit balance: NO_CREDIT comes only from a hold (`emsp.tokens.service.hold_credit`).
 
 `info` carries a short English text for the driver when the answer is not ALLOWED.
 """
@@ -22,7 +25,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from emsp.tokens.ocpi_map import TokenLike, to_ocpi
 from emsp.tokens.tables import TokenStatus
@@ -32,11 +35,18 @@ from ocpi.models.tokens import AllowedType, LocationReferences
 _INFO = {
     AllowedType.BLOCKED: "This card is blocked. Please contact your charging service provider.",
     AllowedType.EXPIRED: "This card has expired. Please contact your charging service provider.",
+    AllowedType.NO_CREDIT: "No credit on this account. Please contact your charging service provider.",
     AllowedType.NOT_ALLOWED: "This card may not be used to charge here.",
 }
 
 
-def _status_outcome(token: TokenLike, now: datetime) -> AllowedType:
+class AuthorizingToken(TokenLike, Protocol):
+    """A token as authorization reads it (a `Token`, or a row of `queries.AUTHORIZE_COLUMNS`)."""
+
+    credit_hold: bool
+
+
+def _status_outcome(token: AuthorizingToken, now: datetime) -> AllowedType:
     if token.status == TokenStatus.INACTIVE:
         return AllowedType.NOT_ALLOWED
     if token.status == TokenStatus.BLOCKED:
@@ -45,6 +55,8 @@ def _status_outcome(token: TokenLike, now: datetime) -> AllowedType:
         return AllowedType.EXPIRED
     if token.valid_from is not None and now < token.valid_from:
         return AllowedType.NOT_ALLOWED
+    if token.credit_hold:
+        return AllowedType.NO_CREDIT
     return AllowedType.ALLOWED
 
 
@@ -86,7 +98,7 @@ def _location_outcome(
 
 
 def authorization_info(
-    token: TokenLike, allowed_locations: str | None, location: LocationReferences | None, now: datetime
+    token: AuthorizingToken, allowed_locations: str | None, location: LocationReferences | None, now: datetime
 ) -> dict[str, Any]:
     """The AuthorizationInfo object, JSON-ready. Raises `NotEnoughInformation` (2002) as described above."""
     allowed = _status_outcome(token, now)

@@ -46,7 +46,7 @@ OCPI_COLUMNS = (
 )
 """What `to_ocpi` needs; rows of these columns stand in for `Token` objects."""
 
-AUTHORIZE_COLUMNS = (*OCPI_COLUMNS, _T.allowed_locations)
+AUTHORIZE_COLUMNS = (*OCPI_COLUMNS, _T.allowed_locations, _T.credit_hold)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -68,6 +68,7 @@ class TokenFilter:
     valid_from_before: datetime | None = None
     valid_until_after: datetime | None = None
     valid_until_before: datetime | None = None
+    credit_hold: bool | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
         conds: list[ColumnElement[bool]] = []
@@ -89,6 +90,8 @@ class TokenFilter:
                     func.lower(col(Token.visual_number)).like(pattern, escape="\\"),
                 )
             )
+        if self.credit_hold is not None:
+            conds.append(col(Token.credit_hold) == self.credit_hold)
         conds.extend(_range(col(Token.valid_from), self.valid_from_after, self.valid_from_before))
         conds.extend(_range(col(Token.valid_until), self.valid_until_after, self.valid_until_before))
         return conds

@@ -102,3 +102,15 @@ class BlockRequest(_Input):
 
 class DeactivateRequest(_Input):
     reason: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+
+
+class CreditHoldRequest(_Input):
+    """Why the token is put on credit hold (kept on the token and in its history)."""
+
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+
+
+class CreditReleaseRequest(_Input):
+    """An optional reason for ending a credit hold (kept in the history)."""
+
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None

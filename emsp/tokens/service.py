@@ -1,4 +1,5 @@
-"""Token changes: create, edit, block, unblock, deactivate (validity jobs are in `emsp.tokens.validity`).
+"""Token changes: create, edit, block, unblock, deactivate, credit hold and release (validity jobs are in
+`emsp.tokens.validity`).
 
 Every change, in the caller's transaction: sets `last_updated`, adds 1 to `version`, writes a
 `TokenHistory` row and calls `emsp.distribution.ledger.mark_token_changed`. Functions only `flush()`.
@@ -9,6 +10,8 @@ Rules:
 - BLOCKED needs a reason; unblock returns the token to ACTIVE (or EXPIRED when `valid_until` has passed).
 - EXPIRED is set when `valid_until` passes; an edit that moves `valid_until` to the future (or clears it)
   makes the token ACTIVE again.
+- A credit hold needs a reason and is independent of the status (a token may be BLOCKED and held); see
+  `hold_credit`.
 """
 
 from __future__ import annotations
@@ -26,7 +29,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from emsp.distribution import ledger
 from emsp.tokens.contract_id import InvalidContractId, new_contract_id, normalise_contract_id
 from emsp.tokens.errors import InvalidTokenData, TokenConflict, TokenNotFound
-from emsp.tokens.schemas import BlockRequest, DeactivateRequest, LocationRule, TokenCreate, TokenEdit
+from emsp.tokens.schemas import (
+    BlockRequest,
+    CreditHoldRequest,
+    CreditReleaseRequest,
+    DeactivateRequest,
+    LocationRule,
+    TokenCreate,
+    TokenEdit,
+)
 from emsp.tokens.tables import Token, TokenAction, TokenHistory, TokenStatus
 from ocpi.models.tokens import TokenType, WhitelistType
 from ocpi.types import format_datetime, utcnow
@@ -257,6 +268,50 @@ async def deactivate_token(
     if data is not None and data.reason:
         changes["reason"] = [None, data.reason]
     await record_change(session, token, actor, TokenAction.DEACTIVATE, changes, precise_now(now))
+    return token
+
+
+async def hold_credit(
+    session: AsyncSession, token: Token, data: CreditHoldRequest, *, actor: str, now: datetime | None = None
+) -> Token:
+    """Put the token on credit hold (finance: the account has no credit). Real-time authorization then
+    answers NO_CREDIT, unless the token is BLOCKED, EXPIRED or otherwise not valid, which answer first
+    (`emsp.tokens.authorize`).
+
+    What CPOs receive does not change: the OCPI Token has no credit field, and `valid` stays true. The
+    spec keeps the two apart: `valid` is the token's own state, NO_CREDIT (mod_tokens "Allowed") is about
+    the account it belongs to, and is answered only by real-time authorization. Sending `valid=false`
+    would make a CPO refuse the card from its whitelist as if it were blocked, without NO_CREDIT's message
+    to the driver, and the hold would outlive its release wherever a partner kept the stale copy. So a hold
+    only acts where the CPO asks in real time (whitelist NEVER, or ALLOWED / ALLOWED_OFFLINE when it
+    chooses to ask); to stop a card everywhere, block it. Like every change it is a new version (history,
+    `last_updated`), so partners get the same Token again with the new `last_updated`."""
+    token = await _lock(session, token)
+    _refuse_if_inactive(token, "put on credit hold")
+    if token.credit_hold:
+        raise TokenConflict("token is already on credit hold")
+    changes = apply_changes(token, {"credit_hold": True, "credit_hold_reason": data.reason})
+    await record_change(session, token, actor, TokenAction.CREDIT_HOLD, changes, precise_now(now))
+    return token
+
+
+async def release_credit(
+    session: AsyncSession,
+    token: Token,
+    data: CreditReleaseRequest | None = None,
+    *,
+    actor: str,
+    now: datetime | None = None,
+) -> Token:
+    """End the credit hold; an optional reason is kept in the history."""
+    token = await _lock(session, token)
+    _refuse_if_inactive(token, "released from credit hold")
+    if not token.credit_hold:
+        raise TokenConflict("token is not on credit hold")
+    changes = apply_changes(token, {"credit_hold": False, "credit_hold_reason": None})
+    if data is not None and data.reason:
+        changes["reason"] = [None, data.reason]
+    await record_change(session, token, actor, TokenAction.CREDIT_RELEASE, changes, precise_now(now))
     return token
 
 

@@ -10,6 +10,9 @@ Columns beyond the OCPI object:
 - `allowed_locations`: NULL (charge anywhere) or a JSON allow-list used by real-time authorization,
   `{"<location_id lower-cased>": null | ["<evse_uid lower-cased>", ...]}`, null meaning every EVSE of that
   location (see `emsp.tokens.authorize`).
+- `credit_hold` / `credit_hold_reason`: a hold set by finance or an operator (account without credit);
+  real-time authorization answers NO_CREDIT while it lasts. It is not part of the OCPI Token (see
+  `emsp.tokens.service.hold_credit`).
 - `version`: +1 on every change, with `last_updated` set to the time of the change.
 """
 
@@ -18,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, Text, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, Integer, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from ocpi.types import utcnow
@@ -40,6 +43,8 @@ class TokenAction(StrEnum):
     DEACTIVATE = "deactivate"
     EXPIRE = "expire"
     VALIDITY_START = "validity_start"  # valid_from reached: republished with valid=true
+    CREDIT_HOLD = "credit_hold"
+    CREDIT_RELEASE = "credit_release"
 
 
 class Token(SQLModel, table=True):
@@ -73,6 +78,8 @@ class Token(SQLModel, table=True):
     status: str = Field(default=TokenStatus.ACTIVE, max_length=10)
     block_reason: str | None = Field(default=None, max_length=255)
     allowed_locations: str | None = Field(default=None, sa_type=Text)
+    credit_hold: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    credit_hold_reason: str | None = Field(default=None, max_length=255)
     version: int = Field(default=1)
     last_updated: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

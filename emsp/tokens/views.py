@@ -44,6 +44,8 @@ def token_view(token: Token, now: datetime | None = None) -> dict[str, Any]:
         "valid_until": _dt(token.valid_until),
         "status": token.status,
         "block_reason": token.block_reason,
+        "credit_hold": token.credit_hold,
+        "credit_hold_reason": token.credit_hold_reason,
         "valid": is_valid(token, now),
         "allowed_locations": None if token.allowed_locations is None else json.loads(token.allowed_locations),
         "version": token.version,
