@@ -1,14 +1,21 @@
 """Partner registration as the node does it: the handshake policy read from the settings, units of work on
 the node's database, and the operator's use cases, shared by the admin API and the CLI so both behave the
-same. Every result is JSON-ready; only `invite` returns a token (token A, shown once)."""
+same. Every result is JSON-ready; only `invite` returns a token (token A, shown once). Registering,
+rotating, unregistering, suspending and resuming bring the partner's token delivery rows in line in the
+transaction that changes its state (`unit_of_work`)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from emsp.db import session_scope
+from emsp.distribution.sync import following_partners
 from emsp.node import Node
 from emsp.settings import Settings
 from ocpi.models.common import BusinessDetails, Role
@@ -43,8 +50,16 @@ def handshake_policy(settings: Settings) -> HandshakePolicy:
 
 
 def unit_of_work(node: Node) -> UnitOfWork:
-    """One transaction per `async with uow() as session:` block, committed when it ends."""
-    return lambda: session_scope(node.sessionmaker)
+    """One transaction per `async with uow() as session:` block, committed when it ends. Before it commits,
+    the token delivery rows of every partner the block loaded or added follow that partner's new state
+    (`emsp.distribution.sync`): a partner the handshake just made CONNECTED gets every token at once."""
+    return lambda: _syncing_transaction(node)
+
+
+@asynccontextmanager
+async def _syncing_transaction(node: Node) -> AsyncIterator[AsyncSession]:
+    async with session_scope(node.sessionmaker) as session, following_partners(session):
+        yield session
 
 
 def default_name(versions_url: str) -> str:
@@ -105,14 +120,14 @@ async def list_all(node: Node) -> list[dict[str, Any]]:
 
 
 async def suspend(node: Node, ref: str, reason: str | None) -> dict[str, Any]:
-    async with session_scope(node.sessionmaker) as session:
+    async with _syncing_transaction(node) as session:
         partner = await registry.find_partner(session, ref)
         await registry.suspend(session, partner, reason, now=utcnow())
         return await registry.describe_partner(session, partner)
 
 
 async def resume(node: Node, ref: str) -> dict[str, Any]:
-    async with session_scope(node.sessionmaker) as session:
+    async with _syncing_transaction(node) as session:
         partner = await registry.find_partner(session, ref)
         await registry.resume(session, partner, now=utcnow())
         return await registry.describe_partner(session, partner)

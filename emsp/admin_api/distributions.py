@@ -1,11 +1,16 @@
 """Admin API for token distribution (`/admin/v1/distributions`): who has which token, what failed, and
 the operator's actions.
 
-- `GET  /distributions`                 per partner: role, party, succeeded / failed / pending counts,
-                                         pause, last success and failure (`?partner=` for one)
-- `GET  /distributions/deliveries`      rows, filtered by `?partner=` and `?status=`, paginated
-- `GET  /distributions/tokens/{token}`  one token (id or uid) per partner, last outcome and attempt log
-- `POST /distributions/retry`           FAILED rows PENDING again: all, `?partner=`, `?token=` (or both)
+- `GET  /distributions`                 per partner: role, party, succeeded / failed / pending / paused
+                                         counts, pause, last success and failure (`?partner=` for one),
+                                         and `parties`: the same per target party (a hub: its broadcast or
+                                         each CPO party it reports, with its HubClientInfo status)
+- `GET  /distributions/deliveries`      rows with their target party and pause reason, filtered by
+                                         `?partner=`, `?party=CC-PID` and `?status=`, paginated
+- `GET  /distributions/tokens/{token}`  one token (id or uid) per partner and target party, last outcome
+                                         and attempt log
+- `POST /distributions/retry`           FAILED rows PENDING again: all, `?partner=` (all its parties),
+                                         `?token=` (or both)
 - `POST /distributions/reconcile`       GET a partner's copies back now (`?sample=`, or `?all=true`)
 
 `partner` is a partner id or name; `token` a token id or uid (`?type=` picks among tokens sharing a uid).
@@ -34,6 +39,15 @@ router = APIRouter(prefix="/distributions", tags=["admin: distributions"])
 PartnerRef = Annotated[str | None, Query(min_length=1, max_length=100, description="Partner id or name")]
 TokenRef = Annotated[str | None, Query(min_length=1, max_length=40, description="Token id or uid")]
 TypeQuery = Annotated[TokenType | None, Query(alias="type", description="Disambiguates a token uid")]
+PartyRef = Annotated[
+    str | None,
+    Query(pattern=r"^[A-Za-z]{2}-[A-Za-z0-9]{1,3}$", description="Target party, as CC-PID (e.g. DE-ABC)"),
+]
+
+
+def _party(ref: str) -> tuple[str, str]:
+    country_code, _, party_id = ref.upper().partition("-")
+    return country_code, party_id
 
 
 async def partner_id_of(session: DbSession, ref: str) -> int:
@@ -65,6 +79,7 @@ async def get_deliveries(
     session: DbSession,
     _key: AdminKeyDep,
     partner: PartnerRef = None,
+    party: PartyRef = None,
     status: DeliveryStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -73,6 +88,7 @@ async def get_deliveries(
     rows = await list_deliveries(
         session,
         partner_id=partner_id,
+        party=None if party is None else _party(party),
         status=None if status is None else status.value,
         limit=limit,
         offset=offset,

@@ -16,7 +16,17 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="Token distri
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON")]
 PartnerOpt = Annotated[str | None, typer.Option("--partner", help="Partner id or name")]
-_COLUMNS = ("partner", "party", "status", "succeeded", "failed", "pending", "last success", "last failure")
+_COLUMNS = (
+    "partner",
+    "to party",
+    "status",
+    "succeeded",
+    "failed",
+    "pending",
+    "paused",
+    "last success",
+    "last failure",
+)
 
 
 async def _partner_id(session: AsyncSession, ref: str) -> int:
@@ -42,9 +52,41 @@ def _run(fn: Any) -> Any:
         fail(exc.message)
 
 
+def _party_label(entry: dict[str, Any], line: dict[str, Any]) -> str:
+    if line["country_code"] is None:
+        return "-"
+    party = f"{line['country_code']}-{line['party_id']}"
+    if line["broadcast"]:
+        return f"{party} (HUB, broadcast)"
+    if line["client_status"] is not None:
+        return f"{party} via {entry['country_code']}-{entry['party_id']} ({line['client_status']})"
+    return f"{party} ({entry['role'] or '?'})"
+
+
+def _lines(entry: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """One line per target party of a partner (a hub: its broadcast, or each party it reports)."""
+    status = entry["partner_status"]
+    lines = entry["parties"] or [{**entry, "broadcast": False, "client_status": None}]
+    return [
+        (
+            entry["partner"],
+            _party_label(entry, line),
+            status + (f", paused: {line['pause_reason']}" if line["pause_reason"] else ""),
+            line["succeeded"],
+            line["failed"],
+            line["pending"],
+            line["paused"],
+            _short(line["last_success_at"]),
+            _short(line["last_failure_at"]),
+        )
+        for line in lines
+    ]
+
+
 @app.command()
 def status(partner: PartnerOpt = None, as_json: AsJson = False) -> None:
-    """Per partner: role, party, succeeded / failed / pending counts, pause, last success and failure."""
+    """Per partner and target party (a hub: each party behind it): succeeded / failed / pending / paused
+    counts, pause reason (NOT_CONNECTED: the hub does not report the party CONNECTED), last outcomes."""
     from emsp.distribution.queries import partner_summaries
 
     async def _go(_node: Node, session: AsyncSession) -> list[dict[str, Any]]:
@@ -55,20 +97,7 @@ def status(partner: PartnerOpt = None, as_json: AsJson = False) -> None:
     if as_json:
         print_json({"partners": rows})
         return
-    table = [
-        (
-            r["partner"],
-            f"{r['role'] or '?'} {r['country_code'] or '?'}-{r['party_id'] or '?'}",
-            r["partner_status"] + (f", paused: {r['pause_reason']}" if r["pause_reason"] else ""),
-            r["succeeded"],
-            r["failed"],
-            r["pending"],
-            _short(r["last_success_at"]),
-            _short(r["last_failure_at"]),
-        )
-        for r in rows
-    ]
-    print_table("Token distribution", _COLUMNS, table)
+    print_table("Token distribution", _COLUMNS, [line for r in rows for line in _lines(r)])
 
 
 @app.command()
@@ -78,7 +107,7 @@ def retry(
     token_type: Annotated[str | None, typer.Option("--type", help="Token type, when a uid is shared")] = None,
     as_json: AsJson = False,
 ) -> None:
-    """Send FAILED rows again (all, one partner's, or one token's): PENDING now, attempts reset."""
+    """Send FAILED rows again (all, one partner's for all its parties, or one token's): PENDING now."""
     from emsp.distribution.ledger import retry_failed
     from emsp.tokens import service
 

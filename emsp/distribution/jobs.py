@@ -8,9 +8,9 @@ import logging
 import time
 
 from emsp.db import session_scope
-from emsp.distribution.ledger import sync_partners
 from emsp.distribution.policy import DeliveryPolicy
 from emsp.distribution.reconcile import reconcile_due
+from emsp.distribution.sync import sync_partners
 from emsp.distribution.worker import DeliveryWorker, deliver_until_idle
 from emsp.node import Node
 

@@ -1,40 +1,46 @@
-"""The distribution ledger: which partner should have which version of which token.
+"""The distribution ledger: which party, through which partner, should have which version of which token.
 
-Writes happen in the caller's transaction (functions only `flush()`):
+One row per (token, partner, target party): the party is the `OCPI-to-*` of the push (`addressing`): a
+direct partner's own party, each CPO party behind a hub, or a hub's own party (broadcast) while it has
+reported none. Writes happen in the caller's transaction (functions only `flush()`):
 
-- `mark_token_changed` / `mark_tokens_changed`: a token changed → for every eligible partner (CONNECTED,
-  with a Tokens RECEIVER endpoint) the pair's one row wants the new version, PENDING, attempts reset, due
-  now. A newer version supersedes whatever was pending (one row per pair: coalescing). Bulk upsert.
-- `backfill_partner`: a partner became CONNECTED → every token PENDING for it (INSERT ... SELECT upsert).
-- `pause_partner` / `resume_partner`: keep the rows but do not send (SUSPENDED, credentials refused,
-  a hub reporting the party not CONNECTED); resume makes the paused rows due now.
+- `mark_token_changed` / `mark_tokens_changed`: a token changed → for every eligible target (a CONNECTED
+  partner with a Tokens RECEIVER endpoint, each of its targets) the row wants the new version, PENDING,
+  attempts reset, due now; a target not CONNECTED behind its hub gets it too, paused. A newer version
+  supersedes whatever was pending (one row per target: coalescing). Bulk upsert.
+- `backfill_partner`: a partner became CONNECTED → every token PENDING for each of its targets.
+- `pause_partner` / `resume_partner`: keep a partner's rows but do not send (SUSPENDED, credentials
+  refused); resume makes the paused rows of its CONNECTED targets due now.
+- `pause_parties` / `catch_up_parties` / `drop_parties`: the same per target party, as a hub reports its
+  parties (`emsp.distribution.sync`).
 - `cancel_partner`: UNREGISTERED (credentials deleted: no more automated traffic) → its rows go.
-- `sync_partner` / `sync_partners`: bring the rows in line with each partner's status (called on a status
-  change, and periodically by the worker so nothing depends on every caller remembering to).
-- `retry_failed`: operator retry of FAILED rows in a scope (all, one partner, some tokens).
+- `retry_failed`: operator retry of FAILED rows in a scope (all, one partner's parties, some tokens).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import and_, case, delete, false, func, literal, or_, select, true, update
+from sqlalchemy import and_, case, delete, false, func, literal, select, true, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from emsp.distribution.addressing import Target, targets_from_roles, targets_of
 from emsp.distribution.tables import DeliveryStatus, PartnerDeliveryState, PauseReason, TokenDelivery
 from ocpi.types import utcnow
-from partners.tables import Partner, PartnerEndpoint, PartnerStatus
+from partners.delivery import Party
+from partners.tables import Partner, PartnerEndpoint, PartnerRole, PartnerStatus
 
 TOKENS_MODULE = "tokens"
 RECEIVER = "RECEIVER"
 _T = TokenDelivery.__table__  # type: ignore[attr-defined]
+_KEY = [_T.c.token_id, _T.c.partner_id, _T.c.to_country_code, _T.c.to_party_id]
 _UPSERT_CHUNK = 2000
 
 
@@ -49,6 +55,13 @@ class EligiblePartner:
     paused: bool
 
 
+@dataclass(frozen=True)
+class EligibleTarget:
+    partner_id: int
+    target: Target
+    paused: bool  # the partner is paused, or the party is not CONNECTED behind its hub
+
+
 def token_fingerprint(token: str | None) -> str | None:
     return None if token is None else hashlib.sha256(token.encode()).hexdigest()
 
@@ -61,10 +74,17 @@ def dialect_insert(dialect: str) -> Any:
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
+def _of_parties(partner_id: int, parties: Collection[Party]) -> Any:
+    return and_(
+        _T.c.partner_id == partner_id,
+        tuple_(_T.c.to_country_code, _T.c.to_party_id).in_(sorted(set(parties))),
+    )
+
+
 # ------------------------------------------------------------------------------------------ eligibility
 
 
-def _with_tokens_receiver() -> Any:
+def with_tokens_receiver() -> Any:
     return (
         select(PartnerEndpoint.partner_id)
         .where(col(PartnerEndpoint.identifier) == TOKENS_MODULE, col(PartnerEndpoint.role) == RECEIVER)
@@ -77,11 +97,45 @@ async def eligible_partners(session: AsyncSession) -> list[EligiblePartner]:
     stmt = (
         select(col(Partner.id), col(PartnerDeliveryState.pause_reason))
         .outerjoin(PartnerDeliveryState, col(PartnerDeliveryState.partner_id) == col(Partner.id))
-        .where(col(Partner.status) == PartnerStatus.CONNECTED, col(Partner.id).in_(_with_tokens_receiver()))
+        .where(col(Partner.status) == PartnerStatus.CONNECTED, col(Partner.id).in_(with_tokens_receiver()))
         .order_by(col(Partner.id))
     )
     rows = (await session.exec(stmt)).all()
     return [EligiblePartner(partner_id=int(pid), paused=reason is not None) for pid, reason in rows]
+
+
+async def eligible_targets(session: AsyncSession) -> list[EligibleTarget]:
+    """Every target of every eligible partner, and whether its rows are paused. One statement (partners,
+    pause state and roles) unless a hub is among them (then its ClientInfo too): this runs on every token
+    change. On PostgreSQL it takes a share lock on the partner rows: `emsp.distribution.sync.sync_partner`
+    locks its partner for update, so a token change and a change of that partner's targets (a backfill of
+    a new party) run one after the other, and neither misses the other's write."""
+    stmt = (
+        select(
+            col(Partner.id),
+            col(PartnerDeliveryState.pause_reason),
+            col(PartnerRole.role),
+            col(PartnerRole.country_code),
+            col(PartnerRole.party_id),
+        )
+        .outerjoin(PartnerDeliveryState, col(PartnerDeliveryState.partner_id) == col(Partner.id))
+        .outerjoin(PartnerRole, col(PartnerRole.partner_id) == col(Partner.id))
+        .where(col(Partner.status) == PartnerStatus.CONNECTED, col(Partner.id).in_(with_tokens_receiver()))
+        .order_by(col(Partner.id), col(PartnerRole.id))
+        .with_for_update(read=True, of=Partner.__table__)  # type: ignore[attr-defined]
+    )
+    paused: dict[int, bool] = {}
+    roles: dict[int, list[tuple[str, str, str]]] = {}
+    for pid, reason, role, cc, party in (await session.exec(stmt)).all():
+        paused[int(pid)] = reason is not None
+        if role is not None:
+            roles.setdefault(int(pid), []).append((str(role), str(cc), str(party)))
+    targets = await targets_from_roles(session, list(paused), roles)
+    return [
+        EligibleTarget(pid, t, is_paused or not t.connected)
+        for pid, is_paused in paused.items()
+        for t in targets.get(pid, [])
+    ]
 
 
 # ------------------------------------------------------------------------------------------ token changes
@@ -97,25 +151,27 @@ async def mark_token_changed(
 async def mark_tokens_changed(
     session: AsyncSession, tokens: Sequence[TokenVersion], *, now: datetime | None = None
 ) -> int:
-    """Every eligible partner wants each token's current `version`; returns the rows written."""
-    partners = await eligible_partners(session)
-    if not partners or not tokens:
+    """Every eligible target wants each token's current `version`; returns the rows written."""
+    targets = await eligible_targets(session)
+    if not targets or not tokens:
         return 0
     now = now or utcnow()
     rows = [
         {
             "token_id": token.id,
-            "partner_id": partner.partner_id,
+            "partner_id": each.partner_id,
+            "to_country_code": each.target.country_code,
+            "to_party_id": each.target.party_id,
             "wanted_version": token.version,
             "status": DeliveryStatus.PENDING.value,
-            "paused": partner.paused,
+            "paused": each.paused,
             "attempts": 0,
             "attempt_seq": 0,
             "next_attempt_at": now,
             "updated_at": now,
         }
         for token in tokens
-        for partner in partners
+        for each in targets
     ]
     dialect = await dialect_name(session)
     connection = await session.connection()
@@ -123,7 +179,7 @@ async def mark_tokens_changed(
         chunk = rows[start : start + _UPSERT_CHUNK]
         stmt = dialect_insert(dialect)(_T).values(chunk)
         stmt = stmt.on_conflict_do_update(
-            index_elements=[_T.c.token_id, _T.c.partner_id],
+            index_elements=_KEY,
             set_=_superseding_values(stmt.excluded),
             where=_T.c.wanted_version <= stmt.excluded.wanted_version,
         )
@@ -144,48 +200,79 @@ def _superseding_values(excluded: Any) -> dict[str, Any]:
     }
 
 
-async def backfill_partner(
-    session: AsyncSession, partner_id: int, *, now: datetime | None = None, only_missing: bool = False
+_BACKFILL_COLUMNS = [
+    "token_id",
+    "partner_id",
+    "to_country_code",
+    "to_party_id",
+    "wanted_version",
+    "status",
+    "paused",
+    "attempts",
+    "attempt_seq",
+    "next_attempt_at",
+    "updated_at",
+]
+
+
+async def backfill_target(
+    session: AsyncSession,
+    partner_id: int,
+    target: Target,
+    *,
+    paused: bool,
+    now: datetime,
+    only_missing: bool = False,
 ) -> int:
-    """Every token PENDING for the partner (it just became CONNECTED); with `only_missing`, only the tokens
-    that have no row yet. Clears the partner's pause. Returns the rows written."""
+    """Every token PENDING for one target (INSERT ... SELECT upsert); with `only_missing`, only the tokens
+    that have no row for it yet. Returns the rows written."""
     from emsp.tokens.tables import Token
 
-    now = now or utcnow()
-    await _set_pause_state(session, partner_id, None, None, None, now)
-    dialect = await dialect_name(session)
     source = select(
         col(Token.id),
         literal(partner_id),
+        literal(target.country_code),
+        literal(target.party_id),
         col(Token.version),
         literal(DeliveryStatus.PENDING.value),
-        false(),
+        true() if paused else false(),
         literal(0),
         literal(0),
         literal(now, type_=_T.c.next_attempt_at.type),
         literal(now, type_=_T.c.updated_at.type),
     ).where(true())  # `WHERE true`: SQLite needs it to parse INSERT ... SELECT ... ON CONFLICT
-    names = [
-        "token_id",
-        "partner_id",
-        "wanted_version",
-        "status",
-        "paused",
-        "attempts",
-        "attempt_seq",
-        "next_attempt_at",
-        "updated_at",
-    ]
-    stmt = dialect_insert(dialect)(_T).from_select(names, source)
+    stmt = dialect_insert(await dialect_name(session))(_T).from_select(_BACKFILL_COLUMNS, source)
     if only_missing:
-        stmt = stmt.on_conflict_do_nothing(index_elements=[_T.c.token_id, _T.c.partner_id])
+        stmt = stmt.on_conflict_do_nothing(index_elements=_KEY)
     else:
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[_T.c.token_id, _T.c.partner_id], set_=_superseding_values(stmt.excluded)
-        )
+        stmt = stmt.on_conflict_do_update(index_elements=_KEY, set_=_superseding_values(stmt.excluded))
     result = await (await session.connection()).execute(stmt)
-    await _unpause_rows(session, partner_id, now)
     return int(result.rowcount or 0)
+
+
+async def backfill_partner(
+    session: AsyncSession,
+    partner_id: int,
+    *,
+    targets: Sequence[Target] | None = None,
+    now: datetime | None = None,
+    only_missing: bool = False,
+) -> int:
+    """Every token PENDING for each of the partner's targets (it just became CONNECTED), paused for a
+    target not CONNECTED behind its hub. Clears the partner's pause. Returns the rows written."""
+    now = now or utcnow()
+    if targets is None:
+        targets = (await targets_of(session, [partner_id]))[partner_id]
+    await _set_pause_state(session, partner_id, None, None, None, now)
+    written = 0
+    for target in targets:
+        written += await backfill_target(
+            session, partner_id, target, paused=not target.connected, now=now, only_missing=only_missing
+        )
+    connected = [t.party for t in targets if t.connected]
+    if connected:
+        await _unpause_rows(session, partner_id, connected, now, catch_up=False)
+    return written
 
 
 # ------------------------------------------------------------------------------------------ partner state
@@ -223,7 +310,7 @@ async def pause_partner(
     now: datetime | None = None,
 ) -> int:
     """Stop pushing to a partner but keep its rows (and keep marking them on changes). `fingerprint`: of the
-    client token the partner refused (a new token resumes it, see `sync_partner`)."""
+    client token the partner refused (a new token resumes it, see `emsp.distribution.sync`)."""
     now = now or utcnow()
     await _set_pause_state(session, partner_id, reason.value, message, fingerprint, now)
     result = await session.exec(
@@ -234,26 +321,68 @@ async def pause_partner(
     return int(result.rowcount or 0)
 
 
-async def resume_partner(session: AsyncSession, partner_id: int, *, now: datetime | None = None) -> int:
-    """Push again: clears the pause; paused PENDING rows are due now with their attempts reset."""
+async def resume_partner(
+    session: AsyncSession,
+    partner_id: int,
+    *,
+    targets: Sequence[Target] | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Push again: clears the pause; the paused PENDING rows of its CONNECTED targets are due now with
+    their attempts reset (rows of a party not CONNECTED behind a hub stay paused)."""
     now = now or utcnow()
+    if targets is None:
+        targets = (await targets_of(session, [partner_id]))[partner_id]
     await _set_pause_state(session, partner_id, None, None, None, now)
-    return await _unpause_rows(session, partner_id, now)
+    connected = [t.party for t in targets if t.connected]
+    return await _unpause_rows(session, partner_id, connected, now, catch_up=False) if connected else 0
 
 
-async def _unpause_rows(session: AsyncSession, partner_id: int, now: datetime) -> int:
+async def _unpause_rows(
+    session: AsyncSession, partner_id: int, parties: Collection[Party], now: datetime, *, catch_up: bool
+) -> int:
+    """Unpause the rows addressed to `parties`: PENDING ones due now, attempts reset. With `catch_up` (a
+    party became CONNECTED) FAILED ones too: every token whose acknowledged version is not the wanted one."""
+    waiting = [DeliveryStatus.PENDING.value] + ([DeliveryStatus.FAILED.value] if catch_up else [])
+    again = _T.c.status.in_(waiting)
     result = await session.exec(
         update(_T)
-        .where(_T.c.partner_id == partner_id, _T.c.paused == true())
+        .where(_of_parties(partner_id, parties), _T.c.paused == true())
         .values(
             paused=False,
-            attempts=case((_T.c.status == DeliveryStatus.PENDING.value, 0), else_=_T.c.attempts),
-            next_attempt_at=case(
-                (_T.c.status == DeliveryStatus.PENDING.value, now), else_=_T.c.next_attempt_at
-            ),
+            status=case((again, DeliveryStatus.PENDING.value), else_=_T.c.status),
+            attempts=case((again, 0), else_=_T.c.attempts),
+            next_attempt_at=case((again, now), else_=_T.c.next_attempt_at),
             updated_at=now,
         )
     )
+    return int(result.rowcount or 0)
+
+
+async def pause_parties(
+    session: AsyncSession, partner_id: int, parties: Collection[Party], *, now: datetime | None = None
+) -> int:
+    """Keep the rows addressed to `parties` but send nothing toward them (NOT_CONNECTED behind a hub)."""
+    result = await session.exec(
+        update(_T)
+        .where(_of_parties(partner_id, parties), _T.c.paused == false())
+        .values(paused=True, updated_at=now or utcnow())
+    )
+    return int(result.rowcount or 0)
+
+
+async def catch_up_parties(
+    session: AsyncSession, partner_id: int, parties: Collection[Party], *, now: datetime | None = None
+) -> int:
+    """Parties that became CONNECTED behind a hub: their paused rows not acknowledged at the wanted version
+    are due now (the worker sends each token's current state, so nothing stale goes out)."""
+    return await _unpause_rows(session, partner_id, parties, now or utcnow(), catch_up=True)
+
+
+async def drop_parties(session: AsyncSession, partner_id: int, parties: Collection[Party]) -> int:
+    """Rows addressed to parties that are no target any more (SUSPENDED, no longer listed, a broadcast
+    replaced by the hub's parties, roles changed) go, with their attempt logs."""
+    result = await session.exec(delete(_T).where(_of_parties(partner_id, parties)))
     return int(result.rowcount or 0)
 
 
@@ -264,71 +393,19 @@ async def cancel_partner(session: AsyncSession, partner_id: int) -> int:
     return int(result.rowcount or 0)
 
 
-async def sync_partner(session: AsyncSession, partner: Partner, *, now: datetime | None = None) -> str:
-    """Bring one partner's rows in line with its status; returns what was done (for logs and tests)."""
-    assert partner.id is not None
-    now = now or utcnow()
-    state = await session.get(PartnerDeliveryState, partner.id)
-    has_endpoint = (
-        await session.exec(
-            select(func.count())
-            .select_from(PartnerEndpoint)
-            .where(
-                col(PartnerEndpoint.partner_id) == partner.id,
-                col(PartnerEndpoint.identifier) == TOKENS_MODULE,
-                col(PartnerEndpoint.role) == RECEIVER,
-            )
+async def party_counts(session: AsyncSession, partner_id: int) -> dict[Party, tuple[int, int]]:
+    """Per target party of the partner's rows: (rows, paused rows)."""
+    stmt = (
+        select(
+            _T.c.to_country_code,
+            _T.c.to_party_id,
+            func.count(),
+            func.sum(case((_T.c.paused == true(), 1), else_=0)),
         )
-    ).scalar_one() > 0
-    if partner.status == PartnerStatus.UNREGISTERED or (
-        partner.status == PartnerStatus.CONNECTED and not has_endpoint
-    ):
-        removed = await cancel_partner(session, partner.id)
-        return "cancelled" if removed or state is not None else "none"
-    if partner.status != PartnerStatus.CONNECTED or not partner.client_token:
-        if state is not None and state.pause_reason == PauseReason.PARTNER_STATUS:
-            return "none"
-        await pause_partner(
-            session, partner.id, PauseReason.PARTNER_STATUS, f"partner is {partner.status}", now=now
-        )
-        return "paused"
-    if state is not None and state.pause_reason == PauseReason.PARTNER_STATUS:
-        await backfill_partner(session, partner.id, now=now)
-        return "backfilled"
-    if state is not None and state.pause_reason == PauseReason.CREDENTIALS:
-        if state.token_fingerprint != token_fingerprint(partner.client_token):
-            await resume_partner(session, partner.id, now=now)
-            return "resumed"
-        return "none"
-    if await _missing_rows(session, partner.id):
-        await backfill_partner(session, partner.id, now=now, only_missing=True)
-        return "backfilled"
-    return "none"
-
-
-async def _missing_rows(session: AsyncSession, partner_id: int) -> bool:
-    from emsp.tokens.tables import Token
-
-    tokens = (await session.exec(select(func.count()).select_from(Token))).scalar_one()
-    rows = (
-        await session.exec(select(func.count()).select_from(_T).where(_T.c.partner_id == partner_id))
-    ).scalar_one()
-    return int(rows) < int(tokens)
-
-
-async def sync_partners(session: AsyncSession, *, now: datetime | None = None) -> dict[int, str]:
-    """`sync_partner` for every partner that has rows, a pause state or a Tokens RECEIVER endpoint."""
-    with_rows = select(_T.c.partner_id).distinct().scalar_subquery()
-    with_state = select(PartnerDeliveryState.partner_id).scalar_subquery()
-    stmt = sm_select(Partner).where(
-        or_(
-            col(Partner.id).in_(_with_tokens_receiver()),
-            col(Partner.id).in_(with_rows),
-            col(Partner.id).in_(with_state),
-        )
+        .where(_T.c.partner_id == partner_id)
+        .group_by(_T.c.to_country_code, _T.c.to_party_id)
     )
-    partners = list((await session.exec(stmt.order_by(col(Partner.id)))).all())
-    return {p.id: await sync_partner(session, p, now=now) for p in partners if p.id is not None}
+    return {(cc, pid): (int(n), int(paused or 0)) for cc, pid, n, paused in (await session.exec(stmt)).all()}
 
 
 # ------------------------------------------------------------------------------------------ operator actions
@@ -341,8 +418,9 @@ async def retry_failed(
     token_ids: Iterable[int] | None = None,
     now: datetime | None = None,
 ) -> int:
-    """FAILED rows in the scope become PENDING, due now, attempts reset; returns how many. A partner paused
-    because it refused our credentials is resumed too when it is in the scope (the operator fixed it)."""
+    """FAILED rows in the scope (a partner: all its target parties) become PENDING, due now, attempts
+    reset; returns how many. A partner paused because it refused our credentials is resumed too when it is
+    in the scope (the operator fixed it). Rows of a party not CONNECTED stay paused until it connects."""
     now = now or utcnow()
     conditions = [_T.c.status == DeliveryStatus.FAILED.value]
     partners = None if partner_ids is None else sorted(set(partner_ids))

@@ -50,6 +50,12 @@ class Claim:
     attempts: int  # including this claim
     attempt_seq: int  # this claim's number in the row's attempt log
     lease_token: str
+    to_country_code: str  # the party the push is addressed to (`OCPI-to-*`)
+    to_party_id: str
+
+    @property
+    def to_party(self) -> tuple[str, str] | None:
+        return (self.to_country_code, self.to_party_id) if self.to_country_code and self.to_party_id else None
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,10 @@
 
 Spec mod_tokens.asciidoc: "When the eMSP is not sure about the state or existence of a Token object in the
 CPO system, the eMSP can call the GET to validate the Token object in the CPO system." For a sample (or all)
-of a partner's SUCCEEDED rows: `GET {tokens endpoint}/{cc}/{pid}/{uid}?type=`; a 404 or a copy that differs
-from our current state makes the row PENDING again. Calls that fail otherwise decide nothing.
+of a partner's SUCCEEDED rows (not paused): `GET {tokens endpoint}/{cc}/{pid}/{uid}?type=`, addressed
+(`OCPI-to-*`) to the row's target party like its push (never a hub's broadcast rows: "GET SHALL NOT be used
+in combination with Broadcast Push"); a 404 or a copy that differs from our current state makes the row
+PENDING again. Calls that fail otherwise decide nothing.
 
 Each partner is reconciled at most once per interval, whichever worker gets there first: the turn is taken
 by a conditional UPDATE of `partner_delivery_state.last_reconciled_at` (works on both databases).
@@ -18,10 +20,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import false, func, or_, select, tuple_, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from emsp.db import SessionMaker, session_scope
+from emsp.distribution.addressing import targets_of
 from emsp.distribution.ledger import dialect_insert, dialect_name, eligible_partners, mark_pending
 from emsp.distribution.policy import DeliveryPolicy
 from emsp.distribution.tables import DeliveryStatus, PartnerDeliveryState, TokenDelivery
@@ -97,10 +100,17 @@ async def take_turn(session: AsyncSession, partner_id: int, now: datetime, inter
 async def _sample(session: AsyncSession, partner_id: int, sample: int | None) -> list[tuple[int, Any]]:
     table = Token.__table__  # type: ignore[attr-defined]
     stmt = (
-        select(_T.c.id, table)
+        select(_T.c.id, _T.c.to_country_code.label("to_cc"), _T.c.to_party_id.label("to_pid"), table)
         .join(table, table.c.id == _T.c.token_id)
-        .where(_T.c.partner_id == partner_id, _T.c.status == DeliveryStatus.SUCCEEDED.value)
+        .where(
+            _T.c.partner_id == partner_id,
+            _T.c.status == DeliveryStatus.SUCCEEDED.value,
+            _T.c.paused == false(),  # a party not CONNECTED behind its hub is not asked either
+        )
     )
+    broadcast = [t.party for t in (await targets_of(session, [partner_id]))[partner_id] if t.broadcast]
+    if broadcast:  # "GET SHALL NOT be used in combination with Broadcast Push" (transport_and_format)
+        stmt = stmt.where(tuple_(_T.c.to_country_code, _T.c.to_party_id).not_in(broadcast))
     stmt = stmt.order_by(func.random()).limit(sample) if sample is not None else stmt.order_by(_T.c.id)
     return [(int(row[0]), row) for row in (await session.exec(stmt)).all()]
 
@@ -152,7 +162,7 @@ async def _check_one(http: httpx.AsyncClient, target: PartnerTarget, token: Any)
         token=target.client_token,
         base64_token=target.base64_token,
         from_party=(token.country_code, token.party_id),
-        to_party=target.to_party,
+        to_party=(token.to_cc, token.to_pid) if token.to_cc and token.to_pid else None,
     )
     url = object_url(target.endpoint_url, token.country_code, token.party_id, token.uid)
     try:

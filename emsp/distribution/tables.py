@@ -1,13 +1,16 @@
-"""The token distribution ledger: one row per (token, partner with a Tokens RECEIVER endpoint), the last
-attempts of each row, and the per-partner pause state.
+"""The token distribution ledger: one row per (token, partner with a Tokens RECEIVER endpoint, target
+party), the last attempts of each row, and the per-partner pause state.
 
-A `TokenDelivery` row says which version of the token the partner should have (`wanted_version`) and which
-it acknowledged (`acked_version`). It is the only pending work for that pair: a newer change overwrites it
-(coalescing), so a retry always re-sends the token's current state (spec "Offline behaviour": no queued
-messages). States:
+The target party (`to_country_code`, `to_party_id`, never null) is the `OCPI-to-*` of the push
+(`emsp.distribution.addressing`): a direct partner's own party, a CPO party behind a hub, or the hub's own
+party for a broadcast push. A `TokenDelivery` row says which version of the token that party should have
+(`wanted_version`) and which it acknowledged (`acked_version`). It is the only pending work for that
+target: a newer change overwrites it (coalescing), so a retry always re-sends the token's current state
+(spec "Offline behaviour": no queued messages). States:
 
 - PENDING: `wanted_version` not acknowledged yet; due at `next_attempt_at`. With `paused` set it is kept
-  but not sent (the partner is SUSPENDED, or rejected our credentials: `PartnerDeliveryState`).
+  but not sent: the partner is SUSPENDED or rejected our credentials (`PartnerDeliveryState`), or the
+  party is not CONNECTED behind its hub (NOT_CONNECTED: derived from `hub_client_infos`, not stored).
 - SUCCEEDED: `acked_version == wanted_version`.
 - FAILED: a permanent refusal, or `max_attempts` transient failures; an operator retry or the next change
   makes it PENDING again.
@@ -47,9 +50,12 @@ class PauseReason(StrEnum):
 class TokenDelivery(SQLModel, table=True):
     __tablename__ = "token_deliveries"
     __table_args__ = (
-        UniqueConstraint("token_id", "partner_id", name="uq_token_deliveries_token_partner"),
+        UniqueConstraint(
+            "token_id", "partner_id", "to_country_code", "to_party_id", name="uq_token_deliveries_target"
+        ),
         Index("ix_token_deliveries_claim", "partner_id", "status", "paused", "next_attempt_at"),
         Index("ix_token_deliveries_due", "status", "paused", "next_attempt_at"),
+        Index("ix_token_deliveries_party", "partner_id", "to_country_code", "to_party_id", "paused"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -59,6 +65,8 @@ class TokenDelivery(SQLModel, table=True):
     partner_id: int = Field(
         sa_column=Column(Integer, ForeignKey("partners.id", ondelete="CASCADE"), nullable=False)
     )
+    to_country_code: str = Field(max_length=2)
+    to_party_id: str = Field(max_length=3)
     wanted_version: int
     acked_version: int | None = None
     status: str = Field(default=DeliveryStatus.PENDING, max_length=10)

@@ -1,4 +1,5 @@
-"""What a delivery needs to know about a partner and a token, read in bulk in a short read-only session."""
+"""What a delivery needs to know about a partner and a token, read in bulk in a short read-only session.
+The party a push is addressed to is the claimed row's (`addressing`), not the partner's."""
 
 from __future__ import annotations
 
@@ -13,8 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from emsp.distribution.ledger import RECEIVER, TOKENS_MODULE
 from emsp.tokens.tables import Token
-from partners.delivery import Party, pick_to_party
-from partners.tables import Partner, PartnerEndpoint, PartnerRole, PartnerStatus
+from partners.tables import Partner, PartnerEndpoint, PartnerStatus
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,6 @@ class PartnerTarget:
     endpoint_url: str | None
     client_token: str | None = field(repr=False)
     base64_token: bool
-    to_party: Party | None
 
     @property
     def problem(self) -> str | None:
@@ -55,22 +54,7 @@ async def load_targets(session: AsyncSession, partner_ids: Iterable[int]) -> dic
             )
         )
     ).all()
-    roles = (
-        await session.exec(
-            select(
-                col(PartnerRole.partner_id),
-                col(PartnerRole.role),
-                col(PartnerRole.country_code),
-                col(PartnerRole.party_id),
-            )
-            .where(col(PartnerRole.partner_id).in_(ids))
-            .order_by(col(PartnerRole.id))
-        )
-    ).all()
     urls = {int(pid): str(url) for pid, url in endpoints}
-    by_partner: dict[int, list[tuple[str, str, str]]] = {}
-    for pid, role, cc, party in roles:
-        by_partner.setdefault(int(pid), []).append((str(role), str(cc), str(party)))
     return {
         p.id: PartnerTarget(
             partner_id=p.id,
@@ -79,7 +63,6 @@ async def load_targets(session: AsyncSession, partner_ids: Iterable[int]) -> dic
             endpoint_url=urls.get(p.id),
             client_token=p.client_token,
             base64_token=p.base64_token,
-            to_party=pick_to_party(by_partner.get(p.id, [])),
         )
         for p in partners
         if p.id is not None

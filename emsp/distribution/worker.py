@@ -2,7 +2,10 @@
 
 One round: claim (a short transaction, committed) → read the tokens' current rows and the partners (a short
 read) → deliver with no transaction open, bounded overall and per partner (semaphores) → outcomes written
-in small batches (a short transaction each, `outcomes.record_outcomes`).
+in small batches (a short transaction each, `outcomes.record_outcomes`). Each PUT goes to the partner's
+Tokens endpoint with `OCPI-from-*` = the token's party and `OCPI-to-*` = the row's target party (a party
+behind a hub, the hub itself for a broadcast, or a direct partner's own party: `addressing`). Rows of a party
+not CONNECTED behind its hub are paused and never claimed.
 
 Claiming (`claim_due`) sets a lease on each row. PostgreSQL: `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE
 SKIP LOCKED)`, so N workers take disjoint rows without waiting on each other. SQLite: the same UPDATE; SQLite
@@ -32,9 +35,10 @@ from sqlalchemy import false, or_, select, text, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from emsp.db import SessionMaker, session_scope
-from emsp.distribution.ledger import dialect_name, eligible_partners, sync_partners, token_fingerprint
+from emsp.distribution.ledger import dialect_name, eligible_partners, token_fingerprint
 from emsp.distribution.outcomes import Claim, Delivered, record_outcomes
 from emsp.distribution.policy import DeliveryPolicy
+from emsp.distribution.sync import sync_partners
 from emsp.distribution.tables import DeliveryStatus, TokenDelivery
 from emsp.distribution.targets import PartnerTarget, load_targets, load_tokens
 from emsp.tokens.ocpi_map import to_ocpi
@@ -89,23 +93,36 @@ async def claim_due(
             attempt_seq=_T.c.attempt_seq + 1,
             last_attempt_at=now,
         )
-        .returning(
-            _T.c.id, _T.c.token_id, _T.c.partner_id, _T.c.wanted_version, _T.c.attempts, _T.c.attempt_seq
-        )
+        .returning(*_RETURNED)
     )
     rows = (await (await session.connection()).execute(stmt)).all()
-    return [
-        Claim(
-            id=r.id,
-            token_id=r.token_id,
-            partner_id=r.partner_id,
-            wanted_version=r.wanted_version,
-            attempts=r.attempts,
-            attempt_seq=r.attempt_seq,
-            lease_token=lease_token,
-        )
-        for r in sorted(rows, key=lambda r: r.id)
-    ]
+    return [_claim(r, lease_token) for r in sorted(rows, key=lambda r: r.id)]
+
+
+_RETURNED = (
+    _T.c.id,
+    _T.c.token_id,
+    _T.c.partner_id,
+    _T.c.wanted_version,
+    _T.c.attempts,
+    _T.c.attempt_seq,
+    _T.c.to_country_code,
+    _T.c.to_party_id,
+)
+
+
+def _claim(r: Any, lease_token: str) -> Claim:
+    return Claim(
+        id=r.id,
+        token_id=r.token_id,
+        partner_id=r.partner_id,
+        wanted_version=r.wanted_version,
+        attempts=r.attempts,
+        attempt_seq=r.attempt_seq,
+        lease_token=lease_token,
+        to_country_code=r.to_country_code,
+        to_party_id=r.to_party_id,
+    )
 
 
 _CLAIM_PER_PARTNER_PG = text(
@@ -126,7 +143,8 @@ _CLAIM_PER_PARTNER_PG = text(
         ) AS d
     ) AS due
     WHERE t.id = due.id
-    RETURNING t.id, t.token_id, t.partner_id, t.wanted_version, t.attempts, t.attempt_seq
+    RETURNING t.id, t.token_id, t.partner_id, t.wanted_version, t.attempts, t.attempt_seq,
+        t.to_country_code, t.to_party_id
     """
 )
 
@@ -158,10 +176,7 @@ async def claim_for_partners(
         "quotas": list(quotas.values()),
     }
     rows = (await (await session.connection()).execute(_CLAIM_PER_PARTNER_PG, params)).all()
-    return [
-        Claim(r.id, r.token_id, r.partner_id, r.wanted_version, r.attempts, r.attempt_seq, lease_token)
-        for r in sorted(rows, key=lambda r: r.id)
-    ]
+    return [_claim(r, lease_token) for r in sorted(rows, key=lambda r: r.id)]
 
 
 @dataclass
@@ -335,7 +350,7 @@ class DeliveryWorker:
                     if claim.partner_id in self._paused_now:
                         skip = "paused"
                     else:
-                        result = await self._push(target, token)
+                        result = await self._push(target, token, claim.to_party)
         except Exception as exc:  # a bug must not lose the row: it is retried like a transient failure
             log.exception("distribution: delivery of row %s failed", claim.id)
             result = _failed_locally(f"{type(exc).__name__}: {exc}")
@@ -354,14 +369,14 @@ class DeliveryWorker:
         if len(self._tasks) <= self.policy.concurrency + 1:  # room to claim more (this task still counts)
             self._wake.set()
 
-    async def _push(self, target: PartnerTarget, token: Any) -> PushResult:
+    async def _push(self, target: PartnerTarget, token: Any, to_party: tuple[str, str] | None) -> PushResult:
         assert target.client_token is not None and target.endpoint_url is not None
         client = OcpiClient(
             self.http,
             token=target.client_token,
             base64_token=target.base64_token,
             from_party=(token.country_code, token.party_id),
-            to_party=target.to_party,
+            to_party=to_party,
         )
         url = object_url(target.endpoint_url, token.country_code, token.party_id, token.uid)
         url = f"{url}?type={token.type}"

@@ -3,6 +3,11 @@
 A hub reports only its own role in the credentials handshake; the CPOs behind it arrive as ClientInfo
 (pushed to our Receiver, or pulled from the hub's Sender). Those parties, unless SUSPENDED ("will never
 connect anymore") or no longer listed by a full pull, are parties the hub may push objects for.
+
+They are also where our tokens go through that hub (`emsp.distribution.addressing`): every write here (a
+pushed PUT, a pulled page, a sweep after a complete full pull) brings the hub's token delivery rows in line
+in the same transaction (`emsp.distribution.sync.sync_partner_id`): a party CONNECTED gets its tokens, one
+that is not is paused, one SUSPENDED or gone gets no more.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from emsp.distribution.sync import sync_partner_id
 from emsp.ingest.keys import ci
 from emsp.ingest.locations import Outcome
 from emsp.ingest.tables import HubClientInfo
@@ -56,6 +62,14 @@ async def store_client_infos(
     rows = dedupe_newest([_row(info, partner_id, utcnow(), pull_id) for info in infos], KEY)
     always = ("last_pull_id", "gone_at") if pull_id else ()
     await bulk_upsert(session, CLIENT_INFOS, rows, key=KEY, always=always)
+    await _deliveries_follow(session, partner_id)
+
+
+async def _deliveries_follow(session: AsyncSession, partner_id: int) -> None:
+    """The hub's token delivery rows follow its parties, in this transaction."""
+    done = await sync_partner_id(session, partner_id)
+    if done != "none":
+        log.info("token deliveries of hub partner %s after its ClientInfo: %s", partner_id, done)
 
 
 async def put_client_info(session: AsyncSession, info: ClientInfo, *, partner_id: int) -> Outcome:
@@ -103,4 +117,7 @@ async def sweep_client_infos(
         )
         .values(gone_at=utcnow())
     )
-    return int(result.rowcount or 0)
+    swept = int(result.rowcount or 0)
+    if swept:
+        await _deliveries_follow(session, partner_id)
+    return swept

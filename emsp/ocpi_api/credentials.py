@@ -8,6 +8,10 @@ writes that follow start from a fresh snapshot (a stale read transaction could n
 
 Version details list `credentials` once, with the role the spec's examples use (SENDER): the module is
 symmetric and its role "is not relevant" (version_information_endpoint.asciidoc, Endpoint class).
+
+After POST, PUT and DELETE the partner's token delivery rows follow its new state in the same transaction
+(`emsp.distribution.sync.sync_partner`): a partner that just became CONNECTED with a Tokens RECEIVER
+endpoint gets every token at once, an unregistered one none.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from emsp.deps import DbSession, NodeDep, RegistrationCaller
+from emsp.distribution.sync import sync_partner
 from emsp.ocpi_api import ModuleEndpoint
 from emsp.ocpi_api.responses import ocpi_response
 from emsp.registration import handshake_policy
@@ -47,6 +52,7 @@ async def post_credentials(
         handshake_policy(node.settings),
         correlation_id=request.state.correlation_id,
     )
+    await sync_partner(session, caller.partner)
     return ocpi_response(ours.to_json())
 
 
@@ -64,10 +70,12 @@ async def put_credentials(
         handshake_policy(node.settings),
         correlation_id=request.state.correlation_id,
     )
+    await sync_partner(session, caller.partner)
     return ocpi_response(ours.to_json())
 
 
 @router.delete("/credentials")
 async def delete_credentials(caller: RegistrationCaller, session: DbSession) -> JSONResponse:
     await accept_unregistration(session, caller.partner, caller.token_kind)
+    await sync_partner(session, caller.partner)
     return ocpi_response()

@@ -4,8 +4,10 @@ it connects us with, and their connection status.
     GET|PUT {hubclientinfo}/{country_code}/{party_id}
 
 Only a partner with role HUB may call it (others: HTTP 403, OCPI 2000). The parties it reports become
-parties that hub may push Locations, Tariffs, Sessions and CDRs for (`emsp.ocpi_api.scoping`). A
-configuration module: no routing headers (transport_and_format.asciidoc 4.1.8).
+parties that hub may push Locations, Tariffs, Sessions and CDRs for (`emsp.ocpi_api.scoping`), and the
+parties our tokens are pushed to through it, by their status (the store syncs the token delivery rows in
+the request's transaction: `emsp.ingest.hubclientinfo`). A configuration module: no routing headers
+(transport_and_format.asciidoc 4.1.8).
 """
 
 from __future__ import annotations

@@ -4,11 +4,12 @@ and leases, and how outcomes are written (a late ack never completes a newer ver
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlmodel import col, select
 
 from emsp.db import SessionMaker, session_scope
-from emsp.distribution import ledger
+from emsp.distribution import ledger, sync
 from emsp.distribution.outcomes import Delivered, record_outcomes
 from emsp.distribution.tables import (
     ATTEMPT_LOG_KEEP,
@@ -25,7 +26,7 @@ from ocpi.types import utcnow
 from partners.delivery import BackoffPolicy, Outcome, PushResult
 from partners.tables import Partner, PartnerStatus
 from tests.support.builders import make_partner, make_token_receiver
-from tests.support.distribution import create_tokens
+from tests.support.distribution import client_info, create_tokens
 
 URL = "http://127.0.0.1:9/ocpi/cpo/2.2.1/tokens"
 
@@ -81,13 +82,13 @@ async def test_backfill_pause_resume_and_cancel(sessionmaker: SessionMaker) -> N
     (partner,) = await _partners(sessionmaker, PartnerStatus.CONNECTED)
     assert partner.id is not None
     async with session_scope(sessionmaker) as session:
-        assert await ledger.sync_partner(session, await session.get(Partner, partner.id)) == "backfilled"  # type: ignore[arg-type]
+        assert await sync.sync_partner(session, await session.get(Partner, partner.id)) == "backfilled"  # type: ignore[arg-type]
     assert len(await _rows(sessionmaker)) == 3
     async with session_scope(sessionmaker) as session:
         p = await session.get(Partner, partner.id)
         assert p is not None
         p.status = PartnerStatus.SUSPENDED
-        assert await ledger.sync_partner(session, p) == "paused"
+        assert await sync.sync_partner(session, p) == "paused"
     assert all(r.paused for r in await _rows(sessionmaker))
     await create_tokens(sessionmaker, ["C4"])  # SUSPENDED: not eligible, no row yet
     assert len(await _rows(sessionmaker)) == 3
@@ -95,7 +96,7 @@ async def test_backfill_pause_resume_and_cancel(sessionmaker: SessionMaker) -> N
         p = await session.get(Partner, partner.id)
         assert p is not None
         p.status = PartnerStatus.CONNECTED
-        assert await ledger.sync_partner(session, p) == "backfilled"
+        assert await sync.sync_partner(session, p) == "backfilled"
     rows = await _rows(sessionmaker)
     assert len(rows) == 4 and not any(r.paused for r in rows)
     assert all(r.status == DeliveryStatus.PENDING for r in rows)
@@ -103,7 +104,7 @@ async def test_backfill_pause_resume_and_cancel(sessionmaker: SessionMaker) -> N
         p = await session.get(Partner, partner.id)
         assert p is not None
         p.status = PartnerStatus.UNREGISTERED
-        assert await ledger.sync_partner(session, p) == "cancelled"
+        assert await sync.sync_partner(session, p) == "cancelled"
     assert await _rows(sessionmaker) == []
 
 
@@ -123,9 +124,9 @@ async def test_credentials_pause_is_lifted_by_a_new_client_token(sessionmaker: S
     async with session_scope(sessionmaker) as session:
         p = await session.get(Partner, partner.id)
         assert p is not None
-        assert await ledger.sync_partner(session, p) == "none"  # same token: still paused
+        assert await sync.sync_partner(session, p) == "none"  # same token: still paused
         p.client_token = "a-brand-new-token-after-rotation"
-        assert await ledger.sync_partner(session, p) == "resumed"
+        assert await sync.sync_partner(session, p) == "resumed"
         assert (await session.get(PartnerDeliveryState, p.id)).pause_reason is None  # type: ignore[union-attr]
     assert [r.paused for r in await _rows(sessionmaker)] == [False, False]
 
@@ -247,3 +248,85 @@ async def test_bulk_marking_many_tokens_for_many_partners(sessionmaker: SessionM
     assert written == 3000
     rows = await _rows(sessionmaker)
     assert len(rows) == 3000 and {r.wanted_version for r in rows} == {2}
+
+
+async def _by_party(sessionmaker: SessionMaker) -> dict[tuple[str, str], list[tuple[str, bool]]]:
+    found: dict[tuple[str, str], list[tuple[str, bool]]] = {}
+    for r in await _rows(sessionmaker):
+        found.setdefault((r.to_country_code, r.to_party_id), []).append((r.status, r.paused))
+    return found
+
+
+async def _client_info(sessionmaker: SessionMaker, hub_id: int, pid: str, status: str, minute: int) -> None:
+    from emsp.ingest.hubclientinfo import put_client_info
+    from ocpi.models.hubclientinfo import ClientInfo
+
+    info = ClientInfo.model_validate(client_info("BE", pid, status, minute))
+    async with session_scope(sessionmaker) as session:
+        await put_client_info(session, info, partner_id=hub_id)
+
+
+async def test_a_hubs_rows_follow_the_parties_it_reports(sessionmaker: SessionMaker) -> None:
+    async with session_scope(sessionmaker) as session:
+        hub = await make_token_receiver(session, URL, role="HUB", country_code="de", party_id="hub")
+    assert hub.id is not None
+    first, _ = await create_tokens(sessionmaker, ["K1", "K2"])
+    assert await _by_party(sessionmaker) == {("DE", "HUB"): [("PENDING", False)] * 2}  # broadcast
+
+    await _client_info(sessionmaker, hub.id, "AAA", "CONNECTED", 1)
+    await _client_info(sessionmaker, hub.id, "BBB", "OFFLINE", 1)
+    assert await _by_party(sessionmaker) == {
+        ("BE", "AAA"): [("PENDING", False)] * 2,
+        ("BE", "BBB"): [("PENDING", True)] * 2,
+    }
+    (claimed,) = {c.to_party for c in await _claim_all(sessionmaker)}
+    assert claimed == ("BE", "AAA")  # paused rows are never claimed
+
+    async with session_scope(sessionmaker) as session:  # one of B's rows failed before it went OFFLINE
+        await session.exec(  # type: ignore[call-overload]
+            TokenDelivery.__table__.update()  # type: ignore[attr-defined]
+            .where(TokenDelivery.__table__.c.to_party_id == "BBB")  # type: ignore[attr-defined]
+            .values(status="SUCCEEDED", acked_version=1)
+        )
+        await session.exec(  # type: ignore[call-overload]
+            TokenDelivery.__table__.update()  # type: ignore[attr-defined]
+            .where(
+                TokenDelivery.__table__.c.to_party_id == "BBB", TokenDelivery.__table__.c.token_id == first.id
+            )  # type: ignore[attr-defined]
+            .values(status="FAILED")
+        )
+    await _client_info(sessionmaker, hub.id, "BBB", "CONNECTED", 2)
+    assert sorted((await _by_party(sessionmaker))[("BE", "BBB")]) == [
+        ("PENDING", False),
+        ("SUCCEEDED", False),
+    ]
+
+    await _client_info(sessionmaker, hub.id, "AAA", "SUSPENDED", 3)
+    assert set(await _by_party(sessionmaker)) == {("BE", "BBB")}
+    async with session_scope(sessionmaker) as session:
+        assert set((await sync.sync_partners(session)).values()) == {"none"}  # already in line
+
+
+async def test_the_periodic_sync_brings_a_hub_in_line_without_the_store_hook(
+    sessionmaker: SessionMaker,
+) -> None:
+    from emsp.ingest.tables import HubClientInfo
+
+    async with session_scope(sessionmaker) as session:
+        hub = await make_token_receiver(session, URL, role="HUB", country_code="DE", party_id="HUB")
+    await create_tokens(sessionmaker, ["L1"])
+    async with session_scope(sessionmaker) as session:  # written behind the ledger's back
+        for pid, status in (("AAA", "CONNECTED"), ("BBB", "PLANNED")):
+            info = client_info("BE", pid, status)
+            session.add(HubClientInfo(partner_id=hub.id, data=info, **{**info, "last_updated": utcnow()}))
+    async with session_scope(sessionmaker) as session:
+        assert (await sync.sync_partners(session))[hub.id] == "dropped, backfilled"  # type: ignore[index]
+    assert await _by_party(sessionmaker) == {
+        ("BE", "AAA"): [("PENDING", False)],
+        ("BE", "BBB"): [("PENDING", True)],
+    }
+
+
+async def _claim_all(sessionmaker: SessionMaker) -> list[Any]:
+    async with session_scope(sessionmaker) as session:
+        return await claim_due(session, "w", 100, utcnow())

@@ -194,3 +194,41 @@ async def test_the_jobs_are_registered_and_run_on_the_node(app: object, seeded: 
     await sync_job(node)
     await delivery_job(node)  # every row is FAILED or SUCCEEDED: nothing is due, it returns
     await reconcile_job(node)  # the partners' URL is unreachable: errors decide nothing
+
+
+@pytest.fixture
+async def hub_with_parties(sessionmaker: SessionMaker) -> None:
+    """A hub reporting BE-AAA CONNECTED and FR-BBB OFFLINE, and two tokens."""
+    from emsp.ingest.hubclientinfo import put_client_info
+    from ocpi.models.hubclientinfo import ClientInfo
+    from tests.support.distribution import client_info
+
+    async with session_scope(sessionmaker) as session:
+        hub = await make_token_receiver(
+            session, URL, name="hub-c", role="HUB", country_code="DE", party_id="HUB"
+        )
+        assert hub.id is not None
+        for cc, pid, status in (("BE", "AAA", "CONNECTED"), ("FR", "BBB", "OFFLINE")):
+            info = ClientInfo.model_validate(client_info(cc, pid, status))
+            await put_client_info(session, info, partner_id=hub.id)
+    await create_tokens(sessionmaker, ["0601H1", "0601H2"])
+
+
+def test_cli_status_shows_one_line_per_party_behind_a_hub(
+    hub_with_parties: None, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from emsp.cli import app
+
+    monkeypatch.setenv("EMSP_DATABASE_URL", db_url)
+    result = CliRunner().invoke(app, ["distributions", "status"], env={"COLUMNS": "220"})
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if "hub-c" in line]
+    assert len(lines) == 2
+    connected, offline = sorted(lines, key=lambda line: "BBB" in line)
+    assert "BE-AAA via DE-HUB (CONNECTED)" in connected and "NOT_CONNECTED" not in connected
+    assert "FR-BBB via DE-HUB (OFFLINE)" in offline and "paused: NOT_CONNECTED" in offline
+
+    result = CliRunner().invoke(app, ["distributions", "status", "--json"])
+    (entry,) = json.loads(result.output)["partners"]
+    parties = {(p["country_code"], p["party_id"]): (p["pending"], p["paused"]) for p in entry["parties"]}
+    assert parties == {("BE", "AAA"): (2, 0), ("FR", "BBB"): (2, 2)}

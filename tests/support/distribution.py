@@ -1,5 +1,5 @@
-"""Helpers for token distribution tests: a fast policy, tokens made through the tokens service, and a
-loop that runs the worker until nothing is due any more."""
+"""Helpers for token distribution tests: a fast policy, tokens made through the tokens service, a hub that
+pushes ClientInfo, and a loop that runs the worker until nothing is due any more."""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ from emsp.tokens.ocpi_map import to_ocpi
 from emsp.tokens.schemas import TokenCreate
 from emsp.tokens.tables import Token
 from partners.delivery import BackoffPolicy, ShortRetry
+from partners.tables import Partner, TokenKind
+from partners.tokens import issue_token
+from tests.support.builders import make_token_receiver, ocpi_auth
 
 PARTIES = [OwnParty(country_code="NL", party_id="EMS", name="Test eMSP")]
 _T = TokenDelivery.__table__  # type: ignore[attr-defined]
@@ -45,6 +48,30 @@ def fast_policy(**overrides: Any) -> DeliveryPolicy:
     }
     values.update(overrides)
     return DeliveryPolicy(**values)
+
+
+async def make_hub(
+    sessionmaker: SessionMaker, url: str, *, name: str = "hub", party: tuple[str, str] = ("DE", "HUB")
+) -> tuple[Partner, dict[str, str]]:
+    """A CONNECTED hub (role HUB) with a Tokens RECEIVER endpoint at `url`, and the OCPI request headers
+    it calls us with (its own credentials token) to push ClientInfo."""
+    async with session_scope(sessionmaker) as session:
+        hub = await make_token_receiver(
+            session, url, name=name, role="HUB", country_code=party[0], party_id=party[1]
+        )
+        token = await issue_token(session, hub, TokenKind.SERVER)
+    return hub, ocpi_auth(token)
+
+
+def client_info(cc: str, pid: str, status: str, minute: int = 0) -> dict[str, Any]:
+    """A ClientInfo of a CPO party, `last_updated` `minute` minutes after 2026-01-01T00:00:00Z."""
+    return {
+        "country_code": cc,
+        "party_id": pid,
+        "role": "CPO",
+        "status": status,
+        "last_updated": f"2026-01-01T{minute // 60:02d}:{minute % 60:02d}:00Z",
+    }
 
 
 def short_http(timeout: float = 0.5) -> httpx.AsyncClient:

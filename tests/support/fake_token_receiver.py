@@ -14,9 +14,11 @@ Behaviours (per token key `(cc, pid, uid, type)`, so every token goes through th
 "Refusing connections, then coming back" needs no behaviour: reserve a port with `free_port()`, point the
 partner at it, and start `running(port=...)` later.
 
-`puts` keeps every PUT (the body, which version it carried as `last_updated`, and what was answered);
-`stored` the last body accepted per key. `overlaps` counts PUTs of a key that arrived while another PUT of
-the same key was still being handled (two workers sending the same row at once).
+`puts` keeps every PUT (the body, which version it carried as `last_updated`, its headers and what was
+answered); `stored` the last body accepted per key. Served as a hub, the party each PUT was addressed to is
+its `OCPI-to-*` headers: `puts_to(party)` and `latest_to(party, uid)` read the PUTs per target party.
+`overlaps` counts PUTs of a key that arrived while another PUT of the same key was still being handled
+(two workers sending the same row at once).
 """
 
 from __future__ import annotations
@@ -48,6 +50,12 @@ class ReceivedPut:
     answered: int  # HTTP status answered (0: the client gave up while we hung)
     ocpi_status: int | None
 
+    @property
+    def to_party(self) -> tuple[str, str] | None:
+        """The `OCPI-to-*` party the PUT was addressed to (None: no routing headers)."""
+        cc, pid = self.headers.get("ocpi-to-country-code"), self.headers.get("ocpi-to-party-id")
+        return None if cc is None or pid is None else (cc, pid)
+
 
 @dataclass
 class FakeTokenReceiver:
@@ -76,6 +84,15 @@ class FakeTokenReceiver:
 
     def puts_for(self, uid: str) -> list[ReceivedPut]:
         return [p for p in self.puts if p.key[2] == uid]
+
+    def puts_to(self, party: tuple[str, str], uid: str | None = None) -> list[ReceivedPut]:
+        """The PUTs addressed (`OCPI-to-*`) to `party`, in arrival order (of one token uid, or all)."""
+        return [p for p in self.puts if p.to_party == party and (uid is None or p.key[2] == uid)]
+
+    def latest_to(self, party: tuple[str, str], uid: str) -> dict[str, Any] | None:
+        """The last body addressed to `party` for the token `uid` that was accepted (HTTP 200, OCPI 1000)."""
+        accepted = [p for p in self.puts_to(party, uid) if (p.answered, p.ocpi_status) == (200, 1000)]
+        return accepted[-1].body if accepted else None
 
     @property
     def put_count(self) -> int:
