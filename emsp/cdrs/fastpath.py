@@ -3,17 +3,18 @@ auto-committed statements on the node's plain asyncpg pool (`emsp.rawpool`), ins
 through the request session.
 
 1. `CONTEXT_SQL` reads, in one statement, everything the pipeline would read one by one: the caller and
-   whether it speaks for the CDR's party (the rules of `emsp.ocpi_api.fastpath`), a CDR already stored under
-   the key, the charging site (time zone, EVSE), the versions in force of the connector's tariffs, the plan
-   candidates, the VAT rate and the exchange rates. The reads are the regular path's own prebuilt statements
+   whether it speaks for the CDR's party (the rules of `emsp.ocpi_api.fastpath`), the charging site (time
+   zone, EVSE), the versions in force of the connector's tariffs, the plan candidates, the VAT rate and the
+   exchange rates. The reads are the regular path's own prebuilt statements
    embedded (`emsp.cdrs.sqlembed`), so both paths read the same rows.
 2. Verification and pricing run unchanged (`emsp.cdrs.verify`, `emsp.billing.reprice`) on those values
    (`PrefetchedReads`).
 3. `WRITE_SQL` inserts the CDR, its verification with its lines, and its MSP CDR in one statement: all or
-   nothing. The CDR insert is `ON CONFLICT DO NOTHING`; the rest hangs on its returned id.
+   nothing. The CDR insert is `ON CONFLICT DO NOTHING` on the CDR key; the rest hangs on its returned id.
 
 `ingest_fast` returns None, having written nothing, whenever the regular path must answer: a Credit CDR, an
-unusual token or party, a CDR already stored with another body, a concurrent insert of the same key.
+unusual token or party, a CDR already stored under the key (the same one again or another body: rare, so
+it is found by the insert's conflict rather than by a lookup on every CDR).
 tests/emsp/cdrs/test_cdr_fastpath.py checks that both paths store the same rows.
 """
 
@@ -58,7 +59,7 @@ _WS = "E' \\t\\n\\r\\f\\v'"  # what Python's str.strip() removes, as `ci` does
 
 # $1 token digests; $2/$3 the CDR's party (ingest form); $4/$5 OCPI-from-* or NULL; $6 location id, $7 EVSE
 # uid, $8 connector id (ingest form); $9 CDR start; $10/$11 party, $12 location, $13 EVSE, $14 contract id
-# (plan-assignment form); $15 VAT country; $16 the CDR id (normalised).
+# (plan-assignment form); $15 VAT country.
 CONTEXT_SQL = f"""
 WITH {CALLER_CTES},
 site AS (
@@ -82,8 +83,6 @@ connector_tariffs AS (
 SELECT
     (SELECT id FROM caller) AS partner_id,
     (SELECT {allowed_sql("$2", "$3", "$4", "$5")}) AS allowed,
-    (SELECT json_build_array(id, body_sha256) FROM cdrs
-      WHERE country_code = $10 AND party_id = $11 AND cdr_id_norm = $16)::text AS existing,
     EXISTS (SELECT 1 FROM site) AS site_found,
     (SELECT time_zone FROM site) AS time_zone,
     (SELECT evse::text FROM site) AS evse,
@@ -229,8 +228,9 @@ class PrefetchedReads:
 
 @dataclass(frozen=True)
 class FastOutcome:
+    """The CDR was new and is stored, verified and priced."""
+
     cdr_id: int
-    created: bool
 
 
 def _context_args(
@@ -252,7 +252,6 @@ def _context_args(
         row["evse_uid_norm"],
         row["contract_id_norm"],
         country_alpha2(row["location_country"]),
-        row["cdr_id_norm"],
     ]
 
 
@@ -276,11 +275,6 @@ async def ingest_fast(
     context = await conn.fetchrow(CONTEXT_SQL, *args)
     if context is None or context["partner_id"] is None or not context["allowed"]:
         return None
-    if context["existing"] is not None:
-        stored_id, stored_sha = json.loads(context["existing"])
-        if stored_sha != values["body_sha256"]:
-            return None  # a different CDR under this id: the regular path refuses it
-        return FastOutcome(int(stored_id), created=False)
     values["partner_id"] = context["partner_id"]
     stored = StoredCdr(id=0, **values)  # the id is the insert's; nothing priced depends on it
     reads = PrefetchedReads(cdr.start_date_time, (args[1], args[2]), site_key(stored), args[14], context)
@@ -292,5 +286,5 @@ async def ingest_fast(
     msp = await build_msp_cdr(reads, stored, cdr, site, std_currency=std_currency)
     written = await conn.fetchrow(WRITE_SQL, *_write_args(values, verification, msp))
     if written is None or written["cdr_id"] is None:
-        return None  # stored meanwhile by a concurrent request: the regular path answers
-    return FastOutcome(int(written["cdr_id"]), created=True)
+        return None  # already stored (a retry, a concurrent request, another body): the regular path answers
+    return FastOutcome(int(written["cdr_id"]))

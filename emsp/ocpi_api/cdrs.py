@@ -151,9 +151,7 @@ async def _try_fast(node: Node, request: Request) -> JSONResponse | None:
     if outcome is None:
         return None
     headers = {**headers, "Location": cdr_url(node.settings, outcome.cdr_id)}
-    if outcome.created:
-        return ocpi_response(http_status=201, status_message=STORED, headers=headers)
-    return ocpi_response(status_message=ALREADY_RECEIVED, headers=headers)
+    return ocpi_response(http_status=201, status_message=STORED, headers=headers)
 
 
 def _stored_json(row: CpoCdr) -> Any:
