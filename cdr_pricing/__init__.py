@@ -41,7 +41,11 @@ VALUES AND SPEED. Inputs (`values`) are frozen dataclasses. Results (`PricedCdr`
 `PricedPeriod`, `AppliedComponent`) are immutable NamedTuples: one is built per CDR on the hot path and
 a tuple is several times cheaper than a frozen dataclass; `PricedCdr.periods` and `.lines` are built on
 demand. Price many CDRs with one `compile_tariff(tariff)` (done and memoised for you when a `Tariff` is
-passed); `bench/bench_pricing.py` measures it.
+passed); `bench/bench_pricing.py` measures it. Compiling also evaluates every element's time window and
+weekdays once for the whole week (`week_table`): per period the engine finds its stretch of the week with
+one `bisect` and checks only the other restrictions (`restrictions.CompiledRestrictions.residual`) of the
+few elements left. Pricing runs in a private copy of the exact Decimal context (`money.EXACT`), made
+current for the call and replaced by the caller's context afterwards.
 """
 
 from __future__ import annotations

@@ -10,13 +10,12 @@ value compiles it once.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import replace
 from decimal import Decimal
 from threading import Lock
 
 from cdr_pricing.errors import InvalidTariff
-from cdr_pricing.money import EXACT
-from cdr_pricing.restrictions import CompiledRestrictions
+from cdr_pricing.money import EXACT, minor_unit
+from cdr_pricing.restrictions import CompiledRestrictions, Residual
 from cdr_pricing.result import ComponentFacts, CostComponent
 from cdr_pricing.values import (
     PriceComponent,
@@ -26,8 +25,26 @@ from cdr_pricing.values import (
     TariffElement,
     TariffRestrictions,
 )
+from cdr_pricing.week_table import WeekTable
 
-__all__ = ["Candidate", "CompiledTariff", "LineKey", "compile_tariff"]
+__all__ = [
+    "WEEK_ENERGY",
+    "WEEK_EXPIRED_FLAT",
+    "WEEK_EXPIRED_TIME",
+    "WEEK_FLAT",
+    "WEEK_PARKING",
+    "WEEK_RESERVATION_FLAT",
+    "WEEK_RESERVATION_TIME",
+    "WEEK_TIME",
+    "Candidate",
+    "CompiledTariff",
+    "LineKey",
+    "compile_tariff",
+]
+
+# Positions of the candidate lists in `CompiledTariff.week`.
+WEEK_ENERGY, WEEK_TIME, WEEK_PARKING, WEEK_FLAT = 0, 1, 2, 3
+WEEK_RESERVATION_TIME, WEEK_RESERVATION_FLAT, WEEK_EXPIRED_TIME, WEEK_EXPIRED_FLAT = 4, 5, 6, 7
 
 LineKey = tuple[CostComponent, Decimal | None]
 """A cost line: a cost component at one VAT rate (see `lines`)."""
@@ -37,6 +54,8 @@ _cache: OrderedDict[int, tuple[Tariff, CompiledTariff]] = OrderedDict()
 _cache_lock = Lock()
 _UNRESTRICTED = TariffRestrictions()
 _HUNDRED = Decimal(100)
+_ONE = Decimal(1)
+_KWH_PER_WH = Decimal("0.001")
 _COST_COMPONENT = {
     TariffDimension.FLAT: CostComponent.FIXED,
     TariffDimension.ENERGY: CostComponent.ENERGY,
@@ -44,18 +63,31 @@ _COST_COMPONENT = {
     TariffDimension.PARKING_TIME: CostComponent.PARKING_TIME,
 }
 _PER_HOUR = (TariffDimension.TIME, TariffDimension.PARKING_TIME)
+_DIMENSIONS = tuple(TariffDimension)
 
 
 class Candidate:
     """An element that may price a dimension, with what the engine needs at hand.
 
     `static` is the first fields of the `AppliedComponent` it makes: (cost component, dimension, element
-    index, price, vat, step_size). `slot` is where its cost is summed: 2 x its line's index, + 1 when the
-    price is per hour of a volume counted in seconds (TIME, PARKING_TIME). A plain slotted class: the
-    engine reads these attributes several times per period, and slot access is the fastest there is.
+    index, price, vat, step_size). `slot` is where its cost is summed: 2 x its line's index (`line`), + 1
+    when the price is per hour of a volume counted in seconds (TIME, PARKING_TIME). `residual` is what
+    remains to check per period once the week table has let it through (None: nothing). A plain slotted
+    class: the engine reads these attributes several times per period, and slot access is the fastest
+    there is.
     """
 
-    __slots__ = ("component", "element_index", "price", "restrictions", "slot", "static")
+    __slots__ = (
+        "component",
+        "element_index",
+        "line",
+        "price",
+        "residual",
+        "restrictions",
+        "slot",
+        "static",
+        "step",
+    )
 
     def __init__(
         self,
@@ -70,7 +102,14 @@ class Candidate:
         self.restrictions = restrictions
         self.static = static
         self.slot = slot
+        self.line = slot >> 1
         self.price = component.price
+        self.residual: Residual | None = None if restrictions is None else restrictions.residual
+        #: step_size as a volume (kWh for ENERGY, seconds otherwise), or None when there is no rounding.
+        unit = _KWH_PER_WH if static[1] is TariffDimension.ENERGY else _ONE
+        self.step: Decimal | None = (
+            None if component.step_size <= 0 else EXACT.multiply(unit, component.step_size)
+        )
 
 
 def _cost_component(element: TariffElement, dimension: TariffDimension) -> CostComponent:
@@ -99,8 +138,59 @@ def _validate(tariff: Tariff) -> None:
                 raise InvalidTariff(f"elements[{index}]: step_size must be >= 0, got {component.step_size}")
 
 
+_Prepared = tuple[
+    int,
+    TariffElement,
+    ReservationRestriction | None,
+    CompiledRestrictions | None,
+    dict[TariffDimension, PriceComponent | None],
+]
+
+
+def _restricts_more_than_reservation(r: TariffRestrictions) -> bool:
+    """`replace(r, reservation=None) != TariffRestrictions()`, without building the copy."""
+    return not (
+        r.start_time is None
+        and r.end_time is None
+        and r.start_date is None
+        and r.end_date is None
+        and r.min_kwh is None
+        and r.max_kwh is None
+        and r.min_current is None
+        and r.max_current is None
+        and r.min_power is None
+        and r.max_power is None
+        and r.min_duration is None
+        and r.max_duration is None
+        and r.day_of_week == _UNRESTRICTED.day_of_week
+    )
+
+
+def _prepare(elements: tuple[TariffElement, ...]) -> list[_Prepared]:
+    """Per element, once: its index, its reservation kind, its compiled restrictions (None when it has none
+    but the reservation kind, shared by the candidates it makes), its first price component per dimension."""
+    prepared: list[_Prepared] = []
+    for index, element in enumerate(elements):
+        restrictions = element.restrictions
+        kind = restrictions.reservation if restrictions else None
+        compiled = None
+        if restrictions is not None and _restricts_more_than_reservation(restrictions):
+            compiled = CompiledRestrictions(restrictions)
+        components = {
+            dimension: next((c for c in element.price_components if c.type is dimension), None)
+            for dimension in _DIMENSIONS
+        }
+        prepared.append((index, element, kind, compiled, components))
+    return prepared
+
+
 class CompiledTariff:
-    """Candidates per dimension for regular, reserved and expired-reservation periods, and the lines."""
+    """Candidates per dimension for regular, reserved and expired-reservation periods, and the lines.
+
+    `week` holds the same eight candidate lists (energy, time, parking, flat, reservation time and flat,
+    expired-reservation time and flat: the `WEEK_*` positions) filtered by time window and weekday for each
+    stretch of the week (`week_table`); the engine prices from it.
+    """
 
     __slots__ = (
         "energy",
@@ -109,15 +199,20 @@ class CompiledTariff:
         "flat",
         "line_component",
         "line_keys",
+        "line_table",
+        "needs_dates",
         "needs_duration",
         "needs_electric",
         "needs_energy",
         "parking",
+        "quantum",
         "reservation_flat",
         "reservation_time",
         "tariff",
         "time",
         "vat_factors",
+        "week",
+        "zero",
     )
 
     def __init__(self, tariff: Tariff) -> None:
@@ -129,20 +224,34 @@ class CompiledTariff:
         # An expired reservation prefers RESERVATION_EXPIRES elements, then falls back to RESERVATION ones
         # (mod_tariffs 11.4.3 note).
         expired = (ReservationRestriction.RESERVATION_EXPIRES, ReservationRestriction.RESERVATION)
-        self.energy = self._candidates(TariffDimension.ENERGY, regular)
-        self.time = self._candidates(TariffDimension.TIME, regular)
-        self.parking = self._candidates(TariffDimension.PARKING_TIME, regular)
-        self.flat = self._candidates(TariffDimension.FLAT, regular)
-        self.reservation_time = self._candidates(TariffDimension.TIME, reserved)
-        self.reservation_flat = self._candidates(TariffDimension.FLAT, reserved)
-        self.expired_time = self._candidates(TariffDimension.TIME, expired)
-        self.expired_flat = self._candidates(TariffDimension.FLAT, expired)
+        prepared = _prepare(tariff.elements)
+        self.energy = self._candidates(prepared, TariffDimension.ENERGY, regular)
+        self.time = self._candidates(prepared, TariffDimension.TIME, regular)
+        self.parking = self._candidates(prepared, TariffDimension.PARKING_TIME, regular)
+        self.flat = self._candidates(prepared, TariffDimension.FLAT, regular)
+        self.reservation_time = self._candidates(prepared, TariffDimension.TIME, reserved)
+        self.reservation_flat = self._candidates(prepared, TariffDimension.FLAT, reserved)
+        self.expired_time = self._candidates(prepared, TariffDimension.TIME, expired)
+        self.expired_flat = self._candidates(prepared, TariffDimension.FLAT, expired)
         # What the restrictions look at (the engine skips computing the rest).
         groups = (self.energy, self.time, self.parking, self.flat, self.expired_time, self.expired_flat)
         used = [c.restrictions for group in groups for c in group if c.restrictions is not None]
         self.needs_electric = any(r.uses_electric for r in used)
         self.needs_duration = any(r.uses_duration for r in used)
         self.needs_energy = any(r.uses_energy for r in used)
+        self.needs_dates = any(r.uses_dates for r in used)
+        self.week: WeekTable[Candidate] = WeekTable(
+            (
+                self.energy,
+                self.time,
+                self.parking,
+                self.flat,
+                self.reservation_time,
+                self.reservation_flat,
+                self.expired_time,
+                self.expired_flat,
+            )
+        )
         #: per line, the position of its cost component in CostComponent order.
         order = list(CostComponent)
         self.line_component = tuple(order.index(kind) for kind, _ in self.line_keys)
@@ -151,27 +260,28 @@ class CompiledTariff:
             None if vat is None else EXACT.divide(EXACT.add(_HUNDRED, vat), _HUNDRED)
             for _, vat in self.line_keys
         )
-
-    def _line(self, key: LineKey) -> int:
-        if key not in self.line_keys:
-            self.line_keys.append(key)
-        return self.line_keys.index(key)
+        #: the currency's minor unit, and 0 written to it (see `money`).
+        self.quantum = minor_unit(tariff.currency)
+        self.zero = EXACT.quantize(Decimal(0), self.quantum)
+        #: per line, for `lines`: (index, its two sums' slots (per unit, per hour), cost component, vat,
+        #: VAT factor, CostComponent position).
+        self.line_table = tuple(
+            (index, 2 * index, 2 * index + 1, kind, vat, self.vat_factors[index], self.line_component[index])
+            for index, (kind, vat) in enumerate(self.line_keys)
+        )
 
     def _candidates(
-        self, dimension: TariffDimension, reservations: tuple[ReservationRestriction | None, ...]
+        self,
+        prepared: list[_Prepared],
+        dimension: TariffDimension,
+        reservations: tuple[ReservationRestriction | None, ...],
     ) -> tuple[Candidate, ...]:
-        elements: tuple[TariffElement, ...] = self.tariff.elements
         found: list[Candidate] = []
         for wanted in reservations:
-            for index, element in enumerate(elements):
-                restrictions = element.restrictions
-                kind = restrictions.reservation if restrictions else None
-                component = next((c for c in element.price_components if c.type is dimension), None)
+            for index, element, kind, compiled, components in prepared:
+                component = components[dimension]
                 if kind is not wanted or component is None:
                     continue
-                compiled = None
-                if restrictions is not None and replace(restrictions, reservation=None) != _UNRESTRICTED:
-                    compiled = CompiledRestrictions(restrictions)
                 cost = _cost_component(element, dimension)
                 static = (cost, dimension, index, component.price, component.vat, component.step_size)
                 slot = 2 * self.line_keys.index((cost, component.vat)) + (1 if dimension in _PER_HOUR else 0)

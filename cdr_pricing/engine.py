@@ -18,7 +18,7 @@ is not consulted: the eMSP reprices the whole CDR under the tariff it was given.
 
 from __future__ import annotations
 
-from decimal import Decimal, localcontext
+from decimal import Decimal, getcontext, setcontext
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -27,7 +27,7 @@ from cdr_pricing.compiled import Candidate, CompiledTariff, compile_tariff
 from cdr_pricing.errors import InvalidCdr, NoValidTariff, TimeZoneMissing, UnknownTimeZone
 from cdr_pricing.limits import apply_price_limits
 from cdr_pricing.lines import round_lines
-from cdr_pricing.money import EXACT, minor_unit
+from cdr_pricing.money import EXACT
 from cdr_pricing.result import PricedCdr
 from cdr_pricing.step_size import StepSizeRule, time_groups_to_round
 from cdr_pricing.values import Cdr, Tariff
@@ -37,8 +37,12 @@ __all__ = ["load_time_zone", "price_cdr"]
 
 _ZERO = Decimal(0)
 _new_tuple = tuple.__new__
-_ONE = Decimal(1)
-_KWH_PER_WH = Decimal("0.001")
+#: The Decimal context pricing runs in: a private copy of `EXACT`, made current for the duration of one
+#: `price_cdr` call and then replaced by the caller's context again (cheaper than `localcontext`, which
+#: copies the context on every call). Only its traps matter; its flags are never read.
+_PRICING_CONTEXT = EXACT.copy()
+_ZONES_MAX = 1024
+_zones: dict[str, ZoneInfo] = {}
 
 
 @lru_cache(maxsize=1024)
@@ -69,11 +73,20 @@ def price_cdr(
     the session starts outside the tariff's start_date_time / end_date_time.
     """
     compiled = tariff if isinstance(tariff, CompiledTariff) else compile_tariff(tariff)
-    zone = load_time_zone(time_zone)
+    zone = _zones.get(time_zone)  # type: ignore[arg-type]  # None is simply not found
+    if zone is None:
+        zone = load_time_zone(time_zone)
+        if len(_zones) >= _ZONES_MAX:
+            _zones.clear()
+        _zones[time_zone] = zone  # type: ignore[index]  # load_time_zone raised for None
     _check_cdr(cdr, compiled.tariff)
-    with localcontext(EXACT):
+    caller_context = getcontext()
+    setcontext(_PRICING_CONTEXT)
+    try:
         walk = walk_periods(cdr, compiled, zone)
         return _result(cdr, compiled, walk, step_size_rule)
+    finally:
+        setcontext(caller_context)
 
 
 def _check_cdr(cdr: Cdr, tariff: Tariff) -> None:
@@ -91,23 +104,23 @@ def _check_cdr(cdr: Cdr, tariff: Tariff) -> None:
         raise NoValidTariff(f"tariff {tariff.id!r} is not in force at {start.isoformat()}")
 
 
-def _round_group(walk: Walk, group: list[Any], unit: Decimal) -> Decimal:
+def _round_group(walk: Walk, group: list[Any]) -> Decimal:
     """Apply step_size to one group: extend its last row and that row's cost; return the volume added.
 
-    Runs in the `localcontext(EXACT)` of pricing, so the operators are exact.
+    Runs in the exact context of pricing, so the operators are exact.
     """
     candidate: Candidate | None = group[3]
     total: Decimal = group[0]
     if candidate is None or total <= _ZERO:
         return _ZERO
-    step_size: int = candidate.static[5]
-    if step_size <= 0:
+    step = candidate.step
+    if step is None:
         return _ZERO
-    step = unit * step_size
-    quotient, remainder = divmod(total, step)
+    # (total // step + 1) x step - total, as step - remainder: the same value and the same exponent.
+    remainder = total % step
     if not remainder:
         return _ZERO
-    extra: Decimal = (quotient + 1) * step - total
+    extra: Decimal = step - remainder
     last_row: int = group[1]
     period, facts, volume, billed = walk.rows[last_row]
     walk.rows[last_row] = (period, facts, volume, billed + extra)
@@ -120,18 +133,18 @@ def _apply_step_sizes(walk: Walk, rule: StepSizeRule) -> tuple[Decimal, Decimal,
     energy, time, parking, reservation = walk.energy, walk.time, walk.parking, walk.reservation
     round_time, round_parking = time_groups_to_round(rule, time[2], parking[2])
     return (
-        energy[0] + _round_group(walk, energy, _KWH_PER_WH) if energy[3] else energy[0],
-        time[0] + _round_group(walk, time, _ONE) if round_time and time[3] else time[0],
-        parking[0] + _round_group(walk, parking, _ONE) if round_parking and parking[3] else parking[0],
-        reservation[0] + _round_group(walk, reservation, _ONE) if reservation[3] else reservation[0],
+        energy[0] + _round_group(walk, energy) if energy[3] else energy[0],
+        time[0] + _round_group(walk, time) if round_time and time[3] else time[0],
+        parking[0] + _round_group(walk, parking) if round_parking and parking[3] else parking[0],
+        reservation[0] + _round_group(walk, reservation) if reservation[3] else reservation[0],
     )
 
 
 def _result(cdr: Cdr, compiled: CompiledTariff, walk: Walk, rule: StepSizeRule) -> PricedCdr:
     tariff = compiled.tariff
     energy, time, parking, reservation = _apply_step_sizes(walk, rule)
-    quantum = minor_unit(tariff.currency)
-    lines, totals, subtotal = round_lines(compiled, walk.sums, walk.used, quantum)
+    quantum = compiled.quantum
+    lines, totals, subtotal = round_lines(compiled, walk.sums, walk.used)
     total = subtotal
     if tariff.min_price is not None or tariff.max_price is not None:
         total = apply_price_limits(subtotal, tariff.min_price, tariff.max_price, quantum)

@@ -24,44 +24,39 @@ _ZERO = Decimal(0)
 _HOUR = Decimal(3600)
 
 
-_COMPONENTS = tuple(CostComponent)
+_COMPONENT_COUNT = len(CostComponent)
 _new = tuple.__new__
 
 
 def round_lines(
-    compiled: CompiledTariff, sums: Sequence[Decimal], used: Sequence[bool], quantum: Decimal
+    compiled: CompiledTariff, sums: Sequence[Decimal], used: Sequence[bool]
 ) -> tuple[tuple[LineRow, ...], list[Cost | None], Cost]:
-    """Round each used line and total the lines per component (in the `localcontext(EXACT)` of pricing).
+    """Round each used line and total the lines per component (in the exact context of pricing).
 
     `sums[2 i]` is line i's amount of per-unit components, `sums[2 i + 1]` its price x seconds of per-hour
     ones. Lines come out in CostComponent order, then by VAT rate (no VAT first); the totals are a list in
-    CostComponent order, None where no line belongs; last comes the sum of all lines.
+    CostComponent order, None where no line belongs; last comes the sum of all lines. Amounts are rounded
+    to the tariff currency's minor unit (`compiled.quantum`).
     """
-    all_excl = all_incl = _ZERO.quantize(quantum)
+    quantum = compiled.quantum
+    all_excl = all_incl = compiled.zero
     lines = []
-    excl_totals: list[Decimal | None] = [None] * len(_COMPONENTS)
-    incl_totals: list[Decimal] = [_ZERO] * len(_COMPONENTS)
-    factors = compiled.vat_factors
-    kinds = compiled.line_component
-    for index, (kind, vat) in enumerate(compiled.line_keys):
+    totals: list[Cost | None] = [None] * _COMPONENT_COUNT
+    for index, per_unit, per_hour, kind, vat, factor, position in compiled.line_table:
         if not used[index]:
             continue
-        price_seconds = sums[2 * index + 1]
-        exact = sums[2 * index] + price_seconds / _HOUR if price_seconds else sums[2 * index]
+        price_seconds = sums[per_hour]
+        exact = sums[per_unit] + price_seconds / _HOUR if price_seconds else sums[per_unit]
         excl = exact.quantize(quantum, ROUND_HALF_UP)
-        factor = factors[index]
         incl = excl if factor is None else (excl * factor).quantize(quantum, ROUND_HALF_UP)
         lines.append((kind, vat, exact, excl, incl))
-        position = kinds[index]
-        previous = excl_totals[position]
-        excl_totals[position] = excl if previous is None else previous + excl
-        incl_totals[position] += incl
+        previous = totals[position]
+        # A component's incl total is summed from 0 (so it is never -0), its excl total from its first line.
+        totals[position] = _new(
+            Cost, (excl, _ZERO + incl) if previous is None else (previous[0] + excl, previous[1] + incl)
+        )
         all_excl += excl
         all_incl += incl
-    totals = [
-        None if excl is None else _new(Cost, (excl, incl))
-        for excl, incl in zip(excl_totals, incl_totals, strict=True)
-    ]
     return tuple(lines), totals, _new(Cost, (all_excl, all_incl))
 
 

@@ -20,18 +20,26 @@ Semantics chosen where the spec is loose (each is tested):
   "Less than 32A" and "more than 32A" of the spec's complex example then split at 32A. A period that
   carries neither value does not meet the restriction (a peak says nothing about the minimum).
 - `reservation` is not checked here: the engine decides which elements may price reservation time.
+
+HOW IT IS CHECKED. The restrictions are split in two. The weekly part (time window and weekdays) depends only
+on the local position in the week, so `week_table` evaluates it once per compiled tariff, for every
+stretch of the week between two restriction boundaries; `in_week` is that evaluation. The rest (dates,
+kWh, duration, current, power) becomes `residual`: one small function over the `PeriodContext`, or None
+when nothing is left, checked per period only for the elements the week table has let through.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import time
 from decimal import Decimal
 
 from cdr_pricing.values import TariffRestrictions
 
-__all__ = ["CompiledRestrictions", "PeriodContext"]
+__all__ = ["DAY", "WEEK", "CompiledRestrictions", "PeriodContext", "Residual"]
 
-_DAY = 86_400
+DAY = 86_400
+WEEK = 7 * DAY
 _MICRO = 1_000_000
 
 
@@ -42,7 +50,11 @@ def _second_of_day(value: time | None, default: int) -> int:
 
 
 class PeriodContext:
-    """What restrictions look at, computed once per charging period."""
+    """What the residual restrictions look at, set per charging period.
+
+    The engine allocates it without `__init__` and sets only the fields that some residual of the tariff
+    reads (`CompiledTariff.needs_*`); `__init__` gives every field a neutral value for other callers.
+    """
 
     __slots__ = (
         "current",
@@ -54,156 +66,155 @@ class PeriodContext:
         "min_current",
         "min_power",
         "power",
-        "second_of_day",
-        "weekday",
     )
 
-    def __init__(
-        self,
-        second_of_day: int,
-        weekday: int,
-        local_ordinal: int,
-        elapsed_us: int,
-        energy_before: Decimal,
-        min_current: Decimal | None,
-        max_current: Decimal | None,
-        current: Decimal | None,
-        min_power: Decimal | None,
-        max_power: Decimal | None,
-        power: Decimal | None,
-    ) -> None:
-        self.second_of_day = second_of_day
-        self.weekday = weekday
-        self.local_ordinal = local_ordinal
-        self.elapsed_us = elapsed_us
-        self.energy_before = energy_before
-        self.min_current = min_current
-        self.max_current = max_current
-        self.current = current
-        self.min_power = min_power
-        self.max_power = max_power
-        self.power = power
+    def __init__(self) -> None:
+        self.local_ordinal = 0
+        self.elapsed_us = 0
+        self.energy_before = Decimal(0)
+        self.min_current: Decimal | None = None
+        self.max_current: Decimal | None = None
+        self.current: Decimal | None = None
+        self.min_power: Decimal | None = None
+        self.max_power: Decimal | None = None
+        self.power: Decimal | None = None
 
 
-def _first(*values: Decimal | None) -> Decimal | None:
-    for value in values:
-        if value is not None:
-            return value
-    return None
+Residual = Callable[[PeriodContext], bool]
+"""The restrictions of an element other than its time window and weekdays, for one period."""
+
+
+def _first(first: Decimal | None, second: Decimal | None) -> Decimal | None:
+    return second if first is None else first
+
+
+def _dates(low: int, high: int) -> Residual:
+    return lambda ctx: low <= ctx.local_ordinal < high
+
+
+def _duration(low: int, high: int) -> Residual:
+    return lambda ctx: low <= ctx.elapsed_us < high
+
+
+def _kwh(low: Decimal | None, high: Decimal | None) -> Residual:
+    def holds(ctx: PeriodContext) -> bool:
+        energy = ctx.energy_before
+        return not ((low is not None and energy < low) or (high is not None and energy >= high))
+
+    return holds
+
+
+def _electric(source: TariffRestrictions) -> Residual:
+    min_current, max_current = source.min_current, source.max_current
+    min_power, max_power = source.min_power, source.max_power
+
+    def holds(ctx: PeriodContext) -> bool:
+        if min_current is not None:
+            value = _first(ctx.min_current, ctx.current)
+            if value is None or value < min_current:
+                return False
+        if max_current is not None:
+            value = _first(ctx.max_current, ctx.current)
+            if value is None or value >= max_current:
+                return False
+        if min_power is not None:
+            value = _first(ctx.min_power, ctx.power)
+            if value is None or value < min_power:
+                return False
+        if max_power is not None:
+            value = _first(ctx.max_power, ctx.power)
+            if value is None or value >= max_power:
+                return False
+        return True
+
+    return holds
+
+
+def _all(checks: tuple[Residual, ...]) -> Residual:
+    def holds(ctx: PeriodContext) -> bool:
+        for check in checks:  # in order, stopping at the first that fails
+            if not check(ctx):
+                return False
+        return True
+
+    return holds
 
 
 class CompiledRestrictions:
-    """One element's restrictions, precomputed into plain numbers for a fast `holds`.
-
-    Absent bounds become sentinels (day 0 / day 10**9, -1 / 2**62 microseconds), so a group of checks is
-    one chained comparison; groups that the element does not use are skipped by a flag.
-    """
+    """One element's restrictions: the weekly part as plain numbers, the rest as one `residual` check."""
 
     __slots__ = (
         "_days",
-        "_end_ordinal",
         "_end_s",
-        "_has_calendar",
-        "_has_electric",
-        "_has_energy",
         "_has_window",
-        "_max_current",
-        "_max_duration_us",
-        "_max_kwh",
-        "_max_power",
-        "_min_current",
-        "_min_duration_us",
-        "_min_kwh",
-        "_min_power",
-        "_start_ordinal",
         "_start_s",
         "_wraps",
+        "residual",
         "source",
+        "uses_dates",
+        "uses_duration",
+        "uses_electric",
+        "uses_energy",
     )
 
     def __init__(self, source: TariffRestrictions) -> None:
         self.source = source
         start = _second_of_day(source.start_time, 0)
-        end = _second_of_day(source.end_time, _DAY) or _DAY  # 00:00 as an end is the end of the day
-        self._has_window = not (start == end or (start == 0 and end == _DAY))
+        end = _second_of_day(source.end_time, DAY) or DAY  # 00:00 as an end is the end of the day
+        self._has_window = not (start == end or (start == 0 and end == DAY))
         self._start_s = start
         self._end_s = end
         self._wraps = end < start
         self._days = source.day_of_week
-        self._start_ordinal = source.start_date.toordinal() if source.start_date else 0
-        self._end_ordinal = source.end_date.toordinal() if source.end_date else 10**9
-        self._has_calendar = bool(self._has_window or self._days or source.start_date or source.end_date)
-        self._min_kwh = source.min_kwh
-        self._max_kwh = source.max_kwh
-        self._has_energy = source.min_kwh is not None or source.max_kwh is not None
-        self._min_duration_us = -1 if source.min_duration is None else source.min_duration * _MICRO
-        self._max_duration_us = 2**62 if source.max_duration is None else source.max_duration * _MICRO
-        self._min_current = source.min_current
-        self._max_current = source.max_current
-        self._min_power = source.min_power
-        self._max_power = source.max_power
-        self._has_electric = any(
+        self.uses_dates = source.start_date is not None or source.end_date is not None
+        self.uses_duration = source.min_duration is not None or source.max_duration is not None
+        self.uses_energy = source.min_kwh is not None or source.max_kwh is not None
+        self.uses_electric = any(
             v is not None
             for v in (source.min_current, source.max_current, source.min_power, source.max_power)
         )
+        checks: list[Residual] = []
+        if self.uses_dates:
+            checks.append(
+                _dates(
+                    source.start_date.toordinal() if source.start_date else 0,
+                    source.end_date.toordinal() if source.end_date else 10**9,
+                )
+            )
+        if self.uses_duration:
+            checks.append(
+                _duration(
+                    -1 if source.min_duration is None else source.min_duration * _MICRO,
+                    2**62 if source.max_duration is None else source.max_duration * _MICRO,
+                )
+            )
+        if self.uses_energy:
+            checks.append(_kwh(source.min_kwh, source.max_kwh))
+        if self.uses_electric:
+            checks.append(_electric(source))
+        self.residual: Residual | None = (
+            None if not checks else checks[0] if len(checks) == 1 else _all(tuple(checks))
+        )
 
-    def holds(self, ctx: PeriodContext) -> bool:
-        """True when every restriction (except `reservation`) holds at the start of the period."""
-        if self._has_calendar:
-            day = ctx.weekday
-            if self._has_window:
-                second = ctx.second_of_day
-                if not self._wraps:
-                    if not self._start_s <= second < self._end_s:
-                        return False
-                elif second < self._end_s:
-                    day = (day - 1) % 7  # the part after midnight of a window that began yesterday
-                elif second < self._start_s:
+    def in_week(self, weekday: int, second: int) -> bool:
+        """Whether the time window and weekdays hold at local `second` of the day on `weekday` (Monday 0)."""
+        day = weekday
+        if self._has_window:
+            if not self._wraps:
+                if not self._start_s <= second < self._end_s:
                     return False
-            if self._days and day not in self._days:
+            elif second < self._end_s:
+                day = (day - 1) % 7  # the part after midnight of a window that began yesterday
+            elif second < self._start_s:
                 return False
-            if not self._start_ordinal <= ctx.local_ordinal < self._end_ordinal:
-                return False
-        if not self._min_duration_us <= ctx.elapsed_us < self._max_duration_us:
-            return False
-        if self._has_energy:
-            energy = ctx.energy_before
-            if (self._min_kwh is not None and energy < self._min_kwh) or (
-                self._max_kwh is not None and energy >= self._max_kwh
-            ):
-                return False
-        return not self._has_electric or self._holds_electric(ctx)
+        return not self._days or day in self._days
 
-    @property
-    def uses_electric(self) -> bool:
-        """Whether a current or power restriction is set."""
-        return self._has_electric
-
-    @property
-    def uses_duration(self) -> bool:
-        """Whether min_duration or max_duration is set."""
-        return self.source.min_duration is not None or self.source.max_duration is not None
-
-    @property
-    def uses_energy(self) -> bool:
-        """Whether min_kwh or max_kwh is set."""
-        return self._has_energy
-
-    def _holds_electric(self, ctx: PeriodContext) -> bool:
-        if self._min_current is not None:
-            value = _first(ctx.min_current, ctx.current)
-            if value is None or value < self._min_current:
-                return False
-        if self._max_current is not None:
-            value = _first(ctx.max_current, ctx.current)
-            if value is None or value >= self._max_current:
-                return False
-        if self._min_power is not None:
-            value = _first(ctx.min_power, ctx.power)
-            if value is None or value < self._min_power:
-                return False
-        if self._max_power is not None:
-            value = _first(ctx.max_power, ctx.power)
-            if value is None or value >= self._max_power:
-                return False
-        return True
+    def week_cuts(self) -> set[int]:
+        """Seconds of the week (Monday 00:00 = 0) where `in_week` may change: days, window start and end."""
+        cuts = {day * DAY for day in range(7)}
+        if self._has_window:
+            for day in range(7):
+                cuts.add(day * DAY + self._start_s)
+                if self._end_s < DAY:
+                    cuts.add(day * DAY + self._end_s)
+        return cuts

@@ -1,9 +1,12 @@
 """The per-period pass of `price_cdr`: which element prices what, in order, in one loop.
 
-This is the hot path (bench/bench_pricing.py), written for CPython: one reused context object, local time
-by integer arithmetic when the UTC offset cannot change during the session, local variables instead of
-helper calls, rows as plain tuples, and cost sums in a flat list indexed by the compiled tariff's line
-slots. It runs inside `localcontext(EXACT)` (set by `price_cdr`), so plain Decimal operators are exact.
+This is the hot path (bench/bench_pricing.py), written for CPython: local time by integer arithmetic when
+the UTC offset cannot change during the session; time windows and weekdays not checked per period but
+looked up (one `bisect` in the compiled tariff's `week_table`), so only the residual restrictions (dates,
+kWh, duration, current, power) of the candidates left are called, with a context object that is filled
+only with what they read; local variables instead of helper calls and of per-dimension state objects;
+rows as plain tuples; cost sums in a flat list indexed by the compiled tariff's line slots. It runs inside
+the exact Decimal context set by `price_cdr`, so plain Decimal operators are exact.
 
 A step group is a list `[total volume, index of its last row, period of that row, that row's candidate]`;
 `engine` applies step_size to the groups afterwards.
@@ -11,14 +14,26 @@ A step group is a list `[total volume, index of its last row, period of that row
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cdr_pricing.compiled import Candidate, CompiledTariff
+from cdr_pricing.compiled import (
+    WEEK_ENERGY,
+    WEEK_EXPIRED_FLAT,
+    WEEK_EXPIRED_TIME,
+    WEEK_FLAT,
+    WEEK_PARKING,
+    WEEK_RESERVATION_FLAT,
+    WEEK_RESERVATION_TIME,
+    WEEK_TIME,
+    Candidate,
+    CompiledTariff,
+)
 from cdr_pricing.errors import InvalidCdr
-from cdr_pricing.restrictions import PeriodContext
+from cdr_pricing.restrictions import DAY, WEEK, PeriodContext
 from cdr_pricing.result import AppliedRow
 from cdr_pricing.values import Cdr, ChargingPeriod
 
@@ -29,10 +44,12 @@ _ONE = Decimal(1)
 _HOUR = Decimal(3600)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_ORDINAL = 719_163  # date(1970, 1, 1).toordinal()
+_MONDAY_SHIFT = 3 * DAY  # 1970-01-01 was a Thursday: local seconds + this, modulo a week, count from Monday
 _SAME_OFFSET_SPAN = timedelta(days=7)  # no zone changes its UTC offset twice within a week
 _SLOT = 86_400  # seconds: UTC offsets are memoised per UTC day
-_OFFSETS_MAX = 100_000
-_offsets: dict[tuple[str, int], int] = {}
+_OFFSETS_MAX = 100_000  # UTC days memoised per zone
+_offsets: dict[str, dict[int, int]] = {}  # zone key -> UTC day -> offset in seconds
+_bare = object.__new__
 
 StepGroup = list[Any]  # [total: Decimal, last row: int, last period: int, candidate: Candidate | None]
 
@@ -42,15 +59,19 @@ class Walk:
 
     __slots__ = ("energy", "expired", "parking", "reservation", "rows", "sums", "time", "used")
 
-    def __init__(self, lines: int, expired: bool) -> None:
+    def __init__(
+        self,
+        expired: bool,
+        rows: list[AppliedRow],
+        sums: list[Decimal],
+        used: list[bool],
+        groups: tuple[StepGroup, StepGroup, StepGroup, StepGroup],
+    ) -> None:
         self.expired = expired
-        self.rows: list[AppliedRow] = []
-        self.sums = [_ZERO] * (2 * lines)
-        self.used = [False] * lines
-        self.energy: StepGroup = [_ZERO, -1, -1, None]
-        self.time: StepGroup = [_ZERO, -1, -1, None]
-        self.parking: StepGroup = [_ZERO, -1, -1, None]
-        self.reservation: StepGroup = [_ZERO, -1, -1, None]
+        self.rows = rows
+        self.sums = sums
+        self.used = used
+        self.energy, self.time, self.parking, self.reservation = groups
 
 
 def _scan(periods: tuple[ChargingPeriod, ...]) -> tuple[ChargingPeriod | None, bool]:
@@ -75,8 +96,10 @@ def _utc_offset(zone: ZoneInfo, epoch_seconds: int) -> int:
     a day, so equal ends mean the offset held all day.
     """
     slot = epoch_seconds // _SLOT
-    key = (zone.key, slot)
-    offset = _offsets.get(key)
+    memo = _offsets.get(zone.key)
+    if memo is None:
+        memo = _offsets[zone.key] = {}
+    offset = memo.get(slot)
     if offset is not None:
         return offset
     at = _EPOCH + timedelta(seconds=epoch_seconds)
@@ -86,22 +109,15 @@ def _utc_offset(zone: ZoneInfo, epoch_seconds: int) -> int:
         == offset
         == _offset_at(zone, _EPOCH + timedelta(seconds=(slot + 1) * _SLOT - 1))
     ):
-        if len(_offsets) >= _OFFSETS_MAX:
-            _offsets.clear()
-        _offsets[key] = offset
+        if len(memo) >= _OFFSETS_MAX:
+            memo.clear()
+        memo[slot] = offset
     return offset
 
 
 def _offset_at(zone: ZoneInfo, at: datetime) -> int:
     delta = at.astimezone(zone).utcoffset()
     return 0 if delta is None else delta.days * 86_400 + delta.seconds
-
-
-def _set_wall_clock(ctx: PeriodContext, moment: datetime, zone: ZoneInfo) -> None:
-    wall = moment.astimezone(zone)
-    ctx.second_of_day = wall.hour * 3600 + wall.minute * 60 + wall.second
-    ctx.weekday = wall.weekday()
-    ctx.local_ordinal = wall.toordinal()
 
 
 def _seconds(delta: timedelta) -> Decimal:
@@ -115,34 +131,52 @@ def walk_periods(cdr: Cdr, compiled: CompiledTariff, zone: ZoneInfo) -> Walk:
     first, reserved = _scan(periods)
     expired = reserved and (cdr.reservation_expired if cdr.reservation_expired is not None else first is None)
     session_start = first.start_date_time if first is not None else start
-    walk = Walk(len(compiled.line_keys), expired)
-    rows, sums, used = walk.rows, walk.sums, walk.used
-    energy_group, time_group, parking_group = walk.energy, walk.time, walk.parking
+    lines = len(compiled.line_keys)
+    rows: list[AppliedRow] = []
+    sums = [_ZERO] * (2 * lines)
+    used = [False] * lines
 
     # Local time: one offset for the whole session when it cannot have changed (the usual case).
+    # (The memo of `_utc_offset` is read here first: the call is only made when it misses.)
     since_epoch = start - _EPOCH
     start_seconds = since_epoch.days * 86_400 + since_epoch.seconds
-    offset = _utc_offset(zone, start_seconds)
-    until_epoch = end - _EPOCH
-    fixed = (
-        end - start <= _SAME_OFFSET_SPAN
-        and (not periods or periods[0].start_date_time >= start)
-        and _utc_offset(zone, until_epoch.days * 86_400 + until_epoch.seconds) == offset
-    )
+    memo = _offsets.get(zone.key)
+    offset = memo.get(start_seconds // _SLOT) if memo is not None else None
+    if offset is None:
+        offset = _utc_offset(zone, start_seconds)
+    fixed = end - start <= _SAME_OFFSET_SPAN and (not periods or periods[0].start_date_time >= start)
+    if fixed:
+        until_epoch = end - _EPOCH
+        end_seconds = until_epoch.days * 86_400 + until_epoch.seconds
+        end_offset = memo.get(end_seconds // _SLOT) if memo is not None else None
+        if end_offset is None:
+            end_offset = _utc_offset(zone, end_seconds)
+        fixed = end_offset == offset
     base_seconds = start_seconds + offset
+    week_base = base_seconds + _MONDAY_SHIFT
 
-    ctx = PeriodContext(0, 0, 0, 0, _ZERO, None, None, None, None, None, None)
+    # Residual restrictions only see what some restriction of this tariff looks at.
+    ctx = _bare(PeriodContext)  # fields set below only when a residual reads them (the needs_* flags)
     electric, kwh = compiled.needs_electric, compiled.needs_energy
-    timed = compiled.needs_duration
-    from_session = session_start != start
-    energies, times, parkings, flats = compiled.energy, compiled.time, compiled.parking, compiled.flat
-    reserved_times = compiled.expired_time if expired else compiled.reservation_time
-    reserved_flats = compiled.expired_flat if expired else compiled.reservation_flat
-    flat_done, reserved_flat_done = not flats, not reserved_flats
+    timed, dated = compiled.needs_duration, compiled.needs_dates
+    from_session = session_start != start  # durations count from the session start
+    week = compiled.week
+    bounds, choices, unrestricted = week.bounds, week.choices, week.unrestricted
+    reserved_time_list = WEEK_EXPIRED_TIME if expired else WEEK_RESERVATION_TIME
+    reserved_flat_list = WEEK_EXPIRED_FLAT if expired else WEEK_RESERVATION_FLAT
+    flat_done = not compiled.flat
+    reserved_flat_done = not (compiled.expired_flat if expired else compiled.reservation_flat)
     energy_before = _ZERO
+    # Step groups: volume total, index of the last row, and that row's candidate.
+    energy_total = time_total = parking_total = reservation_total = _ZERO
+    energy_row = time_row = parking_row = reservation_row = -1
+    energy_found: Candidate | None = None
+    time_found: Candidate | None = None
+    parking_found: Candidate | None = None
+    reservation_found: Candidate | None = None
     last = len(periods) - 1
     previous = periods[0].start_date_time if periods else start
-    found: Candidate | None
+    found: Candidate
     for index, period in enumerate(periods):
         moment = period.start_date_time
         try:
@@ -152,17 +186,32 @@ def walk_periods(cdr: Cdr, compiled: CompiledTariff, zone: ZoneInfo) -> Walk:
         if moment < previous:
             raise InvalidCdr(f"charging_periods[{index}] starts before the period before it")
         previous = moment
+        since = since_start.days * 86_400 + since_start.seconds
         if fixed:
-            local_seconds = base_seconds + since_start.days * 86_400 + since_start.seconds
-            day, ctx.second_of_day = divmod(local_seconds, 86_400)
-            ctx.weekday = (day + 3) % 7  # 1970-01-01 was a Thursday
-            ctx.local_ordinal = day + _EPOCH_ORDINAL
+            position = (week_base + since) % WEEK
+            if dated:
+                ctx.local_ordinal = (base_seconds + since) // DAY + _EPOCH_ORDINAL
         else:
-            _set_wall_clock(ctx, moment, zone)
-        # Restrictions only see what some restriction of this tariff looks at.
+            wall = moment.astimezone(zone)
+            position = wall.weekday() * DAY + wall.hour * 3600 + wall.minute * 60 + wall.second
+            if dated:
+                ctx.local_ordinal = wall.toordinal()
+        stretch = bisect_right(bounds, position) - 1
+        choice = choices[stretch]
+        if choice is None:
+            choice = week.choice(stretch)
         if timed:
-            elapsed = (moment - session_start) if from_session else since_start
-            ctx.elapsed_us = (elapsed.days * 86_400 + elapsed.seconds) * 1_000_000 + elapsed.microseconds
+            if from_session:
+                elapsed = moment - session_start
+                elapsed_us = (elapsed.days * 86_400 + elapsed.seconds) * 1_000_000 + elapsed.microseconds
+            else:
+                elapsed_us = since * 1_000_000 + since_start.microseconds
+            ctx.elapsed_us = elapsed_us
+            if elapsed_us < 0:
+                # Before the session start (reservation time, or a period before the CDR start): when a
+                # tariff has a duration restriction, no restricted element prices such a period, as
+                # every restricted element's duration bounds (absent ones too) exclude a negative time.
+                choice = unrestricted
         if kwh:
             ctx.energy_before = energy_before
         if electric:
@@ -173,45 +222,40 @@ def walk_periods(cdr: Cdr, compiled: CompiledTariff, zone: ZoneInfo) -> Walk:
             )
             ctx.min_power, ctx.max_power, ctx.power = (period.min_power, period.max_power, period.power)
 
-        reservation, energy, charging, parking = (
-            period.reservation_time,
-            period.energy,
-            period.time,
-            period.parking_time,
-        )
-        # For each dimension: the first candidate whose restrictions hold (the for-else leaves None).
+        reservation = period.reservation_time
+        energy = period.energy
+        charging = period.time
+        parking = period.parking_time
+        # For each dimension: the first candidate left by the week table whose residual holds.
         if reservation:
             if reservation < _ZERO:
                 raise InvalidCdr(f"charging_periods[{index}].reservation_time is negative")
-            for found in reserved_times:
-                if found.restrictions is None or found.restrictions.holds(ctx):
+            for found in choice[reserved_time_list]:
+                if found.residual is None or found.residual(ctx):
                     volume = reservation * _HOUR
-                    group = walk.reservation
-                    group[0] += volume
-                    group[1] = len(rows)
-                    group[2] = index
-                    group[3] = found
+                    reservation_total += volume
+                    reservation_row = len(rows)
+                    reservation_found = found
                     rows.append((index, found.static, volume, volume))
                     sums[found.slot] += found.price * volume
-                    used[found.slot >> 1] = True
+                    used[found.line] = True
                     break
             if not reserved_flat_done:
-                for found in reserved_flats:
-                    if found.restrictions is None or found.restrictions.holds(ctx):
+                for found in choice[reserved_flat_list]:
+                    if found.residual is None or found.residual(ctx):
                         rows.append((index, found.static, _ONE, _ONE))
                         sums[found.slot] += found.price
-                        used[found.slot >> 1] = reserved_flat_done = True
+                        used[found.line] = reserved_flat_done = True
                         break
         if energy:
-            for found in energies:
-                if found.restrictions is None or found.restrictions.holds(ctx):
-                    energy_group[0] += energy
-                    energy_group[1] = len(rows)
-                    energy_group[2] = index
-                    energy_group[3] = found
+            for found in choice[WEEK_ENERGY]:
+                if found.residual is None or found.residual(ctx):
+                    energy_total += energy
+                    energy_row = len(rows)
+                    energy_found = found
                     rows.append((index, found.static, energy, energy))
                     sums[found.slot] += found.price * energy
-                    used[found.slot >> 1] = True
+                    used[found.line] = True
                     break
             if kwh:
                 energy_before += energy
@@ -224,37 +268,46 @@ def walk_periods(cdr: Cdr, compiled: CompiledTariff, zone: ZoneInfo) -> Walk:
         else:  # neither TIME nor PARKING_TIME sent: the whole period is charging
             volume = _seconds((end if index == last else periods[index + 1].start_date_time) - moment)
         if volume:
-            for found in times:
-                if found.restrictions is None or found.restrictions.holds(ctx):
-                    time_group[0] += volume
-                    time_group[1] = len(rows)
-                    time_group[2] = index
-                    time_group[3] = found
+            for found in choice[WEEK_TIME]:
+                if found.residual is None or found.residual(ctx):
+                    time_total += volume
+                    time_row = len(rows)
+                    time_found = found
                     rows.append((index, found.static, volume, volume))
                     sums[found.slot] += found.price * volume
-                    used[found.slot >> 1] = True
+                    used[found.line] = True
                     break
         if parking:
             if parking < _ZERO:
                 raise InvalidCdr(f"charging_periods[{index}].parking_time is negative")
-            for found in parkings:
-                if found.restrictions is None or found.restrictions.holds(ctx):
+            for found in choice[WEEK_PARKING]:
+                if found.residual is None or found.residual(ctx):
                     volume = parking * _HOUR
-                    parking_group[0] += volume
-                    parking_group[1] = len(rows)
-                    parking_group[2] = index
-                    parking_group[3] = found
+                    parking_total += volume
+                    parking_row = len(rows)
+                    parking_found = found
                     rows.append((index, found.static, volume, volume))
                     sums[found.slot] += found.price * volume
-                    used[found.slot >> 1] = True
+                    used[found.line] = True
                     break
         if not flat_done and (not reservation or energy or charging or parking):
-            for found in flats:
-                if found.restrictions is None or found.restrictions.holds(ctx):
+            for found in choice[WEEK_FLAT]:
+                if found.residual is None or found.residual(ctx):
                     rows.append((index, found.static, _ONE, _ONE))
                     sums[found.slot] += found.price
-                    used[found.slot >> 1] = flat_done = True
+                    used[found.line] = flat_done = True
                     break
     if previous > end:
         raise InvalidCdr("the last charging period starts after the CDR end_date_time")
-    return walk
+    groups = (
+        [energy_total, energy_row, rows[energy_row][0] if energy_found else -1, energy_found],
+        [time_total, time_row, rows[time_row][0] if time_found else -1, time_found],
+        [parking_total, parking_row, rows[parking_row][0] if parking_found else -1, parking_found],
+        [
+            reservation_total,
+            reservation_row,
+            rows[reservation_row][0] if reservation_found else -1,
+            reservation_found,
+        ],
+    )
+    return Walk(expired, rows, sums, used, groups)
