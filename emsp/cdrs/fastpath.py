@@ -277,7 +277,8 @@ async def ingest_fast(
         return None
     values["partner_id"] = context["partner_id"]
     stored = StoredCdr(id=0, **values)  # the id is the insert's; nothing priced depends on it
-    reads = PrefetchedReads(cdr.start_date_time, (args[1], args[2]), site_key(stored), args[14], context)
+    party, vat_country = (ci(cdr.country_code), ci(cdr.party_id)), country_alpha2(stored.location_country)
+    reads = PrefetchedReads(cdr.start_date_time, party, site_key(stored), vat_country, context)
     site: ChargingSite | None = None
     if context["site_found"]:
         evse = json.loads(context["evse"]) if context["evse"] is not None else None
