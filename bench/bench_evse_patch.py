@@ -219,6 +219,11 @@ def report(args: argparse.Namespace, summary: dict[str, float], statuses: dict[i
             "(`emsp/ocpi_api/evse_fastpath.py`: one auto-committed statement on PostgreSQL); other",
             "PATCHes take the regular path (~6 ms of node CPU each on this machine, measured before the",
             "fast path existed).",
+            "What set the p99: before `emsp/gc_policy.py` (start-up objects frozen out of full",
+            "garbage collections), the same run gave 1,385-1,526 req/s with p99 108-118 ms on a quiet",
+            "machine: 17 full collections in 14 s walked ~160,000 objects each, up to 109 ms, stalling",
+            "every request in flight (`BENCH_NODE_GC`, bench/gc_traced_node.py). With them frozen a full",
+            "collection takes a few ms.",
             "",
             "```",
             f".venv/bin/python bench/bench_evse_patch.py --locations {args.locations} "

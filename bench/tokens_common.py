@@ -176,6 +176,8 @@ def node_process(url: str, port: int, workers: int = 1) -> Iterator[subprocess.P
     cmd = [sys.executable, "-m", "uvicorn", "emsp.app:create_app", "--factory", "--host", "127.0.0.1"]
     if os.environ.get("BENCH_NODE_PROFILE"):  # a cProfile of the node, written when it stops
         cmd[1:3] = [str(ROOT / "bench" / "profiled_node.py")]
+    elif os.environ.get("BENCH_NODE_GC"):  # the garbage collector's pauses, written when it stops
+        cmd[1:3] = [str(ROOT / "bench" / "gc_traced_node.py")]
     cmd += ["--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
     try:

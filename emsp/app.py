@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from emsp.db import make_engine, make_sessionmaker
 from emsp.errors import install_error_handlers
+from emsp.gc_policy import freeze_startup_objects
 from emsp.logging import configure_logging
 from emsp.middleware import RequestIdMiddleware
 from emsp.node import Node, make_http_client
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, *, start_background: bool | Non
             from emsp.scheduler import start_scheduler
 
             node.scheduler = start_scheduler(node)
+        freeze_startup_objects()
         try:
             yield
         finally:

@@ -9,6 +9,7 @@ import signal
 import typer
 
 from emsp.cli.common import run_with_node
+from emsp.gc_policy import freeze_startup_objects
 from emsp.logging import configure_logging
 from emsp.node import Node
 from emsp.settings import Settings
@@ -30,6 +31,7 @@ def register(app: typer.Typer) -> None:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
+            freeze_startup_objects()
             await run_worker(node, stop)
 
         run_with_node(_go)
