@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import gc
 import json
 import os
 import socket
@@ -373,9 +374,10 @@ def serve_baseline(port: int) -> None:
     import uvicorn
 
     url = os.environ["BENCH_DATABASE_URL"]
-    uvicorn.run(
-        baseline_app(plain_pg_url(url)), host="127.0.0.1", port=port, log_level="warning", access_log=False
-    )
+    app = baseline_app(plain_pg_url(url))
+    gc.collect()  # the node's garbage-collector policy (emsp/gc_policy.py), so both run alike
+    gc.freeze()
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
 # --- the load -------------------------------------------------------------------------------------------

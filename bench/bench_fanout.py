@@ -12,8 +12,10 @@ token's latest: it must be 0.
 
     .venv/bin/python bench/bench_fanout.py                      # 10,000 x 20, with 1 then 2 workers
     .venv/bin/python bench/bench_fanout.py --tokens 2000 --partners 5 --workers 1
+    .venv/bin/python bench/bench_fanout.py --workers 1 --database-url sqlite:///var/bench_fanout.db
 
-The database (default `bench_fanout`, created if missing; never `test`) is emptied first.
+The database (default PostgreSQL `bench_fanout`, created if missing; never `test`; or a SQLite file,
+recreated) is emptied first. On SQLite one worker process is the supported set-up.
 Targets: >= 60 % of the baseline's deliveries/s, >= 350 deliveries/s from one worker process.
 """
 
@@ -135,9 +137,14 @@ def free_port() -> int:
 
 
 def check_database_url(url: str) -> str:
+    if url.startswith("sqlite"):  # a scratch file, recreated every run
+        path = url.split(":///", 1)[-1]
+        if not path or path == ":memory:" or not path.endswith(".db"):
+            raise SystemExit("give SQLite as a scratch file: sqlite:///var/bench_fanout.db")
+        return f"sqlite+aiosqlite:///{path}"
     parts = urlsplit(url)
     if not parts.scheme.startswith("postgres"):
-        raise SystemExit("this benchmark needs PostgreSQL (the scale-out case)")
+        raise SystemExit("give a PostgreSQL or SQLite database URL")
     name = parts.path.lstrip("/")
     if name in ("", "test", "postgres"):
         raise SystemExit(f"refusing to use database {name!r}: give a scratch database (default bench_fanout)")
@@ -145,6 +152,15 @@ def check_database_url(url: str) -> str:
 
 
 async def prepare_database(url: str) -> None:
+    from emsp.migrate import upgrade
+
+    if url.startswith("sqlite"):
+        path = Path(url.split(":///", 1)[-1])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            stale.unlink(missing_ok=True)
+        await asyncio.to_thread(upgrade, url)
+        return
     import asyncpg
 
     parts = urlsplit(url)
@@ -160,8 +176,6 @@ async def prepare_database(url: str) -> None:
         await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public")
     finally:
         await conn.close()
-    from emsp.migrate import upgrade
-
     await asyncio.to_thread(upgrade, url)
 
 
@@ -226,10 +240,13 @@ async def setup_partners(sessionmaker: Any, ports: list[int]) -> None:
 async def reset_tokens(engine: Any) -> None:
     from sqlalchemy import text
 
+    tables = ("token_delivery_attempts", "token_deliveries", "token_history", "tokens")
     async with engine.begin() as conn:
-        await conn.execute(
-            text("TRUNCATE token_delivery_attempts, token_deliveries, token_history, tokens RESTART IDENTITY")
-        )
+        if engine.dialect.name == "sqlite":
+            for table in tables:
+                await conn.execute(text(f"DELETE FROM {table}"))
+        else:
+            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY"))
 
 
 async def write_tokens(sessionmaker: Any, count: int, prefix: str, chunk: int = 500) -> None:
@@ -426,7 +443,9 @@ def report(args: argparse.Namespace, runs: list[dict[str, Any]], baseline: dict[
     lines = [
         "## Token fan-out (distribution worker)",
         "",
-        f"Machine: {os.cpu_count()} CPU, Python {platform.python_version()}; PostgreSQL on the same host; "
+        f"Machine: {os.cpu_count()} CPU, Python {platform.python_version()}; "
+        f"{'SQLite (a file, WAL)' if args.database_url.startswith('sqlite') else 'PostgreSQL'} on the same "
+        "host; "
         f"{args.partners} fake CPO receivers (one uvicorn process, its own CPU) on loopback; "
         f"`emsp worker` processes with concurrency {args.concurrency} overall, {args.partner_concurrency} "
         f"per partner, batch {args.batch}. End to end: from the first token write (tokens service, marking "
@@ -458,7 +477,8 @@ def report(args: argparse.Namespace, runs: list[dict[str, Any]], baseline: dict[
         "",
         "```",
         f".venv/bin/python bench/bench_fanout.py --tokens {args.tokens} --partners {args.partners} "
-        f"--workers {','.join(str(w) for w in args.workers)}",
+        f"--workers {','.join(str(w) for w in args.workers)}"
+        + ("" if args.database_url == DEFAULT_DB else f" --database-url {args.database_url}"),
         "```",
         "",
     ]
