@@ -25,8 +25,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import and_, case, delete, false, func, literal, select, true, tuple_, update
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    case,
+    delete,
+    false,
+    func,
+    literal,
+    select,
+    true,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -104,29 +121,38 @@ async def eligible_partners(session: AsyncSession) -> list[EligiblePartner]:
     return [EligiblePartner(partner_id=int(pid), paused=reason is not None) for pid, reason in rows]
 
 
+_ELIGIBLE_TARGETS: Any = (  # built once: it runs on every token change
+    select(
+        col(Partner.id),
+        col(PartnerDeliveryState.pause_reason),
+        col(PartnerRole.role),
+        col(PartnerRole.country_code),
+        col(PartnerRole.party_id),
+    )
+    .outerjoin(PartnerDeliveryState, col(PartnerDeliveryState.partner_id) == col(Partner.id))
+    .outerjoin(PartnerRole, col(PartnerRole.partner_id) == col(Partner.id))
+    .where(col(Partner.status) == PartnerStatus.CONNECTED, col(Partner.id).in_(with_tokens_receiver()))
+    .order_by(col(Partner.id), col(PartnerRole.id))
+    .with_for_update(read=True, of=Partner.__table__)  # type: ignore[attr-defined]
+)
+
+
 async def eligible_targets(session: AsyncSession) -> list[EligibleTarget]:
     """Every target of every eligible partner, and whether its rows are paused. One statement (partners,
     pause state and roles) unless a hub is among them (then its ClientInfo too): this runs on every token
     change. On PostgreSQL it takes a share lock on the partner rows: `emsp.distribution.sync.sync_partner`
     locks its partner for update, so a token change and a change of that partner's targets (a backfill of
     a new party) run one after the other, and neither misses the other's write."""
-    stmt = (
-        select(
-            col(Partner.id),
-            col(PartnerDeliveryState.pause_reason),
-            col(PartnerRole.role),
-            col(PartnerRole.country_code),
-            col(PartnerRole.party_id),
-        )
-        .outerjoin(PartnerDeliveryState, col(PartnerDeliveryState.partner_id) == col(Partner.id))
-        .outerjoin(PartnerRole, col(PartnerRole.partner_id) == col(Partner.id))
-        .where(col(Partner.status) == PartnerStatus.CONNECTED, col(Partner.id).in_(with_tokens_receiver()))
-        .order_by(col(Partner.id), col(PartnerRole.id))
-        .with_for_update(read=True, of=Partner.__table__)  # type: ignore[attr-defined]
-    )
+    return await _eligible_targets(session, await session.connection())
+
+
+async def _eligible_targets(session: AsyncSession, connection: AsyncConnection) -> list[EligibleTarget]:
+    # A Core statement on the session's connection (no ORM result machinery); pending ORM changes are
+    # flushed first, as an ORM query would do, so partners changed in this transaction are seen.
+    await autoflush(session)
     paused: dict[int, bool] = {}
     roles: dict[int, list[tuple[str, str, str]]] = {}
-    for pid, reason, role, cc, party in (await session.exec(stmt)).all():
+    for pid, reason, role, cc, party in (await connection.execute(_ELIGIBLE_TARGETS)).all():
         paused[int(pid)] = reason is not None
         if role is not None:
             roles.setdefault(int(pid), []).append((str(role), str(cc), str(party)))
@@ -136,6 +162,14 @@ async def eligible_targets(session: AsyncSession) -> list[EligibleTarget]:
         for pid, is_paused in paused.items()
         for t in targets.get(pid, [])
     ]
+
+
+async def autoflush(session: AsyncSession) -> None:
+    """Flush the session's pending ORM changes, as an ORM query does before it runs (when autoflush is
+    on); for Core statements run on the session's connection, which do not."""
+    sync = session.sync_session
+    if sync.autoflush and (sync.new or sync.dirty or sync.deleted):
+        await session.flush()
 
 
 # ------------------------------------------------------------------------------------------ token changes
@@ -151,11 +185,28 @@ async def mark_token_changed(
 async def mark_tokens_changed(
     session: AsyncSession, tokens: Sequence[TokenVersion], *, now: datetime | None = None
 ) -> int:
-    """Every eligible target wants each token's current `version`; returns the rows written."""
-    targets = await eligible_targets(session)
+    """Every eligible target wants each token's current `version`; returns the rows written. One upsert
+    per 2,000 rows, its statement built once (`_PG_MARKING`; SQLite: an executemany of one-row upserts)."""
+    connection = await session.connection()
+    targets = await _eligible_targets(session, connection)
     if not targets or not tokens:
         return 0
     now = now or utcnow()
+    pairs = [(token, each) for token in tokens for each in targets]
+    if connection.dialect.name == "postgresql":
+        for start in range(0, len(pairs), _UPSERT_CHUNK):
+            chunk = pairs[start : start + _UPSERT_CHUNK]
+            params = {
+                "token_id": [token.id for token, _ in chunk],
+                "partner_id": [each.partner_id for _, each in chunk],
+                "to_country_code": [each.target.country_code for _, each in chunk],
+                "to_party_id": [each.target.party_id for _, each in chunk],
+                "wanted_version": [token.version for token, _ in chunk],
+                "paused": [each.paused for _, each in chunk],
+                "now": now,
+            }
+            await connection.execute(_PG_MARKING, params)
+        return len(pairs)
     rows = [
         {
             "token_id": token.id,
@@ -170,20 +221,10 @@ async def mark_tokens_changed(
             "next_attempt_at": now,
             "updated_at": now,
         }
-        for token in tokens
-        for each in targets
+        for token, each in pairs
     ]
-    dialect = await dialect_name(session)
-    connection = await session.connection()
     for start in range(0, len(rows), _UPSERT_CHUNK):
-        chunk = rows[start : start + _UPSERT_CHUNK]
-        stmt = dialect_insert(dialect)(_T).values(chunk)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=_KEY,
-            set_=_superseding_values(stmt.excluded),
-            where=_T.c.wanted_version <= stmt.excluded.wanted_version,
-        )
-        await connection.execute(stmt)
+        await connection.execute(_SQLITE_MARKING, rows[start : start + _UPSERT_CHUNK])
     return len(rows)
 
 
@@ -213,6 +254,53 @@ _BACKFILL_COLUMNS = [
     "next_attempt_at",
     "updated_at",
 ]
+
+
+def _unless_newer_wanted(insert: Any) -> Any:
+    """The upsert of `mark_tokens_changed`: the row wants the new version, PENDING, attempts reset, due
+    now, unless it already wants a newer one."""
+    return insert.on_conflict_do_update(
+        index_elements=_KEY,
+        set_=_superseding_values(insert.excluded),
+        where=_T.c.wanted_version <= insert.excluded.wanted_version,
+    )
+
+
+def _pg_marking() -> Any:
+    """One INSERT ... SELECT FROM unnest(one array per column): one statement whatever the row count, as a
+    multi-row VALUES would be, but compiled once (a multi-row VALUES is compiled again on every change)."""
+    arrays = {
+        "token_id": Integer,
+        "partner_id": Integer,
+        "to_country_code": String,
+        "to_party_id": String,
+        "wanted_version": Integer,
+        "paused": Boolean,
+    }
+    rows = (
+        func.unnest(*[bindparam(name, type_=ARRAY(kind)) for name, kind in arrays.items()])
+        .table_valued(*arrays)
+        .render_derived()
+    )
+    now = bindparam("now", type_=_T.c.updated_at.type)
+    source = select(
+        rows.c.token_id,
+        rows.c.partner_id,
+        rows.c.to_country_code,
+        rows.c.to_party_id,
+        rows.c.wanted_version,
+        literal(DeliveryStatus.PENDING.value),
+        rows.c.paused,
+        literal(0),
+        literal(0),
+        now,
+        now,
+    )
+    return _unless_newer_wanted(postgresql.insert(_T).from_select(_BACKFILL_COLUMNS, source))
+
+
+_PG_MARKING = _pg_marking()
+_SQLITE_MARKING = _unless_newer_wanted(sqlite.insert(_T))  # one row, run as an executemany
 
 
 async def backfill_target(

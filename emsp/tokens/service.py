@@ -22,7 +22,11 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from sqlalchemy import and_, bindparam, insert
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -140,7 +144,11 @@ async def create_token(
             raise InvalidTokenData("uid is required for RFID tokens (the card's UID)")
         uid = str(uuid.uuid4())
     values = _field_values(data, set(TokenEdit.model_fields))
-    values["contract_id"] = await _contract_id(session, data.contract_id, party.country_code, party.party_id)
+    generated = data.contract_id is None  # then a taken one is replaced (`_ensure_unique`)
+    if data.contract_id is None:
+        values["contract_id"] = _generated_contract_id(party.country_code, party.party_id)
+    else:
+        values["contract_id"] = _normalised_contract_id(data.contract_id)
     values["issuer"] = data.issuer or party.name[:64]
     values["whitelist"] = str(data.whitelist or _default_whitelist(data.type))
     _check_window(values.get("valid_from"), values.get("valid_until"))
@@ -158,11 +166,11 @@ async def create_token(
         created_at=now,
         **values,
     )
-    await _ensure_unique(session, token)
-    session.add(token)
-    await _flush(session)
+    await ledger.autoflush(session)  # the caller's pending changes first, as an ORM query would
+    connection = await session.connection()
+    await _insert(session, connection, token, generated=generated)
     changes = {k: [None, _jsonable(v)] for k, v in _snapshot(token).items() if v is not None}
-    await _record(session, token, actor, TokenAction.CREATE, changes, now)
+    await _record(session, token, actor, TokenAction.CREATE, changes, now, connection=connection)
     return token
 
 
@@ -172,21 +180,19 @@ def _default_whitelist(token_type: TokenType) -> WhitelistType:
     return WhitelistType.ALLOWED
 
 
-async def _contract_id(session: AsyncSession, given: str | None, country_code: str, party_id: str) -> str:
-    if given is not None:
-        try:
-            return normalise_contract_id(given)
-        except InvalidContractId as exc:
-            raise InvalidTokenData(str(exc)) from exc
-    for _ in range(20):
-        try:
-            candidate = new_contract_id(country_code, party_id)
-        except InvalidContractId as exc:
-            raise InvalidTokenData(f"{exc}: give a contract_id") from exc
-        taken = await session.exec(select(Token.id).where(col(Token.contract_id) == candidate))
-        if taken.first() is None:
-            return candidate
-    raise TokenConflict("could not generate a free contract_id")  # pragma: no cover - 36^8 ids
+def _normalised_contract_id(given: str) -> str:
+    try:
+        return normalise_contract_id(given)
+    except InvalidContractId as exc:
+        raise InvalidTokenData(str(exc)) from exc
+
+
+def _generated_contract_id(country_code: str, party_id: str) -> str:
+    """A random contract id (whether it is free is `_ensure_unique`'s check)."""
+    try:
+        return new_contract_id(country_code, party_id)
+    except InvalidContractId as exc:
+        raise InvalidTokenData(f"{exc}: give a contract_id") from exc
 
 
 # ------------------------------------------------------------------------------------------------ edit
@@ -204,9 +210,7 @@ async def edit_token(
             raise InvalidTokenData(f"{name} cannot be cleared")
     values = _field_values(data, set(requested))
     if "contract_id" in values:
-        values["contract_id"] = await _contract_id(
-            session, values["contract_id"], token.country_code, token.party_id
-        )
+        values["contract_id"] = _normalised_contract_id(values["contract_id"])
         if values["contract_id"] != token.contract_id:
             await _ensure_contract_id_free(session, values["contract_id"], token.id)
     new_from = values.get("valid_from", token.valid_from)
@@ -360,24 +364,78 @@ async def _ensure_contract_id_free(session: AsyncSession, contract_id: str, toke
         raise TokenConflict(f"contract_id {contract_id} is already used by token {other}")
 
 
-async def _ensure_unique(session: AsyncSession, token: Token) -> None:
-    """Before inserting `token`: no other token with its (party, uid, type) or its contract_id."""
-    clash = (
-        (col(Token.country_code) == token.country_code)
-        & (col(Token.party_id) == token.party_id)
-        & (col(Token.uid_norm) == token.uid_norm)
-        & (col(Token.type) == token.type)
+_TOKENS = Token.__table__  # type: ignore[attr-defined]
+_HISTORY = TokenHistory.__table__  # type: ignore[attr-defined]
+_TOKEN_COLUMNS = tuple(c.key for c in _TOKENS.columns if c.key != "id")
+_CLASHES = (
+    core_select(
+        _TOKENS.c.id,
+        _TOKENS.c.contract_id,
+        _TOKENS.c.country_code,
+        _TOKENS.c.party_id,
+        _TOKENS.c.uid_norm,
+        _TOKENS.c.type,
     )
-    stmt = select(Token).where(or_(clash, col(Token.contract_id) == token.contract_id))
-    other = (await session.exec(stmt.limit(1))).first()
-    if other is None:
-        return
-    if other.contract_id == token.contract_id:
-        raise TokenConflict(f"contract_id {token.contract_id} is already used by token {other.id}")
-    raise TokenConflict(
-        f"a {token.type} token with uid {token.uid!r} already exists for "
-        f"{token.country_code}-{token.party_id} (token {other.id})"
+    .where(
+        or_(
+            and_(
+                _TOKENS.c.country_code == bindparam("country_code"),
+                _TOKENS.c.party_id == bindparam("party_id"),
+                _TOKENS.c.uid_norm == bindparam("uid_norm"),
+                _TOKENS.c.type == bindparam("type"),
+            ),
+            _TOKENS.c.contract_id == bindparam("contract_id"),
+        )
     )
+    .limit(2)  # one clashing on (party, uid, type), another on contract_id
+)
+_INSERT_TOKEN = insert(_TOKENS).returning(_TOKENS.c.id)
+_INSERT_HISTORY = insert(_HISTORY)
+_GENERATE_TRIES = 20
+
+
+async def _insert(
+    session: AsyncSession, connection: AsyncConnection, token: Token, *, generated: bool = False
+) -> None:
+    """INSERT ... RETURNING id of the new `token` once `_ensure_unique` found its keys free; the token then
+    joins the session as a persistent object, as after an ORM flush (without the unit of work)."""
+    await _ensure_unique(connection, token, generated=generated)
+    row = {name: getattr(token, name) for name in _TOKEN_COLUMNS}
+    try:
+        token.id = (await connection.execute(_INSERT_TOKEN, row)).scalar_one()
+    except IntegrityError as exc:  # a concurrent writer won the race past _ensure_unique
+        raise TokenConflict("uid/type or contract_id already in use") from exc
+    make_transient_to_detached(token)
+    session.add(token)
+
+
+async def _ensure_unique(connection: AsyncConnection, token: Token, *, generated: bool = False) -> None:
+    """Before inserting `token`: no other token with its (party, uid, type) or its contract_id, both in one
+    query. A `generated` contract_id that is taken is replaced by another (up to 20 tries)."""
+    key = (token.country_code, token.party_id, token.uid_norm, token.type)
+    for _ in range(_GENERATE_TRIES):
+        params = {
+            "country_code": token.country_code,
+            "party_id": token.party_id,
+            "uid_norm": token.uid_norm,
+            "type": token.type,
+            "contract_id": token.contract_id,
+        }
+        others = (await connection.execute(_CLASHES, params)).all()
+        if not others:
+            return
+        same_uid = [o for o in others if (o.country_code, o.party_id, o.uid_norm, o.type) == key]
+        if generated and not same_uid:
+            token.contract_id = _generated_contract_id(token.country_code, token.party_id)
+            continue
+        other = same_uid[0] if generated else others[0]  # given: the first token found says which
+        if other.contract_id == token.contract_id and not generated:
+            raise TokenConflict(f"contract_id {token.contract_id} is already used by token {other.id}")
+        raise TokenConflict(
+            f"a {token.type} token with uid {token.uid!r} already exists for "
+            f"{token.country_code}-{token.party_id} (token {other.id})"
+        )
+    raise TokenConflict("could not generate a free contract_id")  # pragma: no cover - 36^8 ids
 
 
 async def _flush(session: AsyncSession) -> None:
@@ -449,17 +507,20 @@ async def _record(
     action: TokenAction,
     changes: dict[str, list[Any]],
     now: datetime,
+    *,
+    connection: AsyncConnection | None = None,
 ) -> None:
+    """The history row (a Core insert: nothing reads it back) and the ledger marking."""
     assert token.id is not None
-    session.add(
-        TokenHistory(
-            token_id=token.id,
-            version=token.version,
-            at=now,
-            actor=actor[:100],
-            action=action,
-            changes=json.dumps(changes, default=str, sort_keys=True),
-        )
-    )
-    await session.flush()
+    if connection is None:
+        connection = await session.connection()
+    row = {
+        "token_id": token.id,
+        "version": token.version,
+        "at": now,
+        "actor": actor[:100],
+        "action": action,
+        "changes": json.dumps(changes, default=str, sort_keys=True),
+    }
+    await connection.execute(_INSERT_HISTORY, row)
     await ledger.mark_token_changed(session, token)
