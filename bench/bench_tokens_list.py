@@ -6,9 +6,11 @@ with `date_from` gets them).
 
     .venv/bin/python bench/bench_tokens_list.py                      # 500,000 tokens, local PostgreSQL
     .venv/bin/python bench/bench_tokens_list.py --tokens 20000 --inserts 200
+    .venv/bin/python bench/bench_tokens_list.py --database-url sqlite:///var/bench_tokens.db
 
-The database (default `bench_tokens`, created if missing; never `test`) is reloaded only when its token
-count differs from --tokens (the tokens created by a previous run are removed first).
+The database (default `bench_tokens`, created if missing; never `test`; or a SQLite scratch file, WAL) is
+reloaded only when its token count differs from --tokens (the tokens created by a previous run are removed
+first). SQLite runs write their own RESULTS.md section.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from tokens_common import (
     HttpConnection,
     check_database_url,
     free_port,
+    is_sqlite,
     load_average,
     machine,
     make_partner,
@@ -121,7 +124,8 @@ async def crawl(port: int, token: str, page: int, inserts: int) -> dict[str, obj
 
 def main() -> None:
     args = parse_args()
-    url = check_database_url(args.database_url)
+    url = check_database_url(args.database_url, sqlite=True)
+    sqlite = is_sqlite(url)
     token, load = asyncio.run(prepare(url, args.tokens))
     print(f"{args.tokens:,} tokens ({load})")
     port = free_port()
@@ -158,11 +162,12 @@ def main() -> None:
     if args.no_results:
         return
     command = "bench/bench_tokens_list.py " + " ".join(sys.argv[1:])
+    store = "SQLite (a WAL file on local disk)" if sqlite else "PostgreSQL"
     write_results(
-        "Tokens list crawl (bench/bench_tokens_list.py)",
+        "Tokens list crawl (bench/bench_tokens_list.py)" + (" (SQLite)" if sqlite else ""),
         f"""Command: `.venv/bin/python {command.strip()}`
 
-({machine()}; node: uvicorn, 1 worker; {args.tokens:,} tokens in PostgreSQL, {load}; pages of
+({machine()}; node: uvicorn, 1 worker; {args.tokens:,} tokens in {store}, {load}; pages of
 {args.page:,} following `Link`; up to {args.inserts:,} tokens created one by one through the admin API
 while crawling, stopping when the crawl ends).
 

@@ -1,5 +1,6 @@
-"""Shared parts of the token benchmarks: a scratch database (never `test`), bulk loading of tokens, the node
-under uvicorn in its own process, a lean keep-alive HTTP/1.1 load client, percentiles and RESULTS.md."""
+"""Shared parts of the token benchmarks: a scratch database (never `test`; PostgreSQL, or for the token
+benchmarks a SQLite file), bulk loading of tokens, the node under uvicorn in its own process, a lean
+keep-alive HTTP/1.1 load client, percentiles and RESULTS.md."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import os
 import re
 import secrets
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -35,13 +37,47 @@ def plain_pg_url(url: str) -> str:
     return re.sub(r"^postgres(ql)?(\+asyncpg)?://", "postgresql://", url)
 
 
-def check_database_url(url: str) -> str:
+def check_database_url(url: str, sqlite: bool = False) -> str:
+    """The URL to use: PostgreSQL as plain `postgresql://`, or (when the benchmark takes it, `sqlite`) a
+    SQLite scratch file as `sqlite+aiosqlite:///<absolute path>`, the form the node accepts."""
+    if sqlite and url.startswith("sqlite"):
+        path = url.split(":///", 1)[-1] if ":///" in url else ""
+        if not path or path == ":memory:" or not path.endswith(".db"):
+            raise SystemExit("give SQLite as a scratch file: sqlite:///var/bench_tokens.db")
+        return f"sqlite+aiosqlite:///{(ROOT / path).resolve()}"
     if not url.startswith(("postgres://", "postgresql")):
+        if sqlite:
+            raise SystemExit("give a PostgreSQL or SQLite database URL")
         raise SystemExit("these benchmarks need PostgreSQL (COPY, asyncpg ceiling)")
     name = urlsplit(url).path.lstrip("/")
     if name in ("test", "postgres", ""):
         raise SystemExit(f"refusing to use database {name!r}: give a scratch database (default bench_tokens)")
     return plain_pg_url(url)
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def sqlite_path(url: str) -> Path:
+    return Path(url.split(":///", 1)[1])
+
+
+@contextlib.contextmanager
+def sqlite_connection(url: str) -> Iterator[sqlite3.Connection]:
+    """A stdlib sqlite3 connection to the scratch file: autocommit (explicit BEGIN), foreign keys on (so
+    deletes cascade as on PostgreSQL), waiting for the write lock as the node does."""
+    conn = sqlite3.connect(sqlite_path(url), timeout=30, isolation_level=None)
+    try:
+        conn.execute("PRAGMA foreign_keys=ON")
+        yield conn
+    finally:
+        conn.close()
+
+
+def sqlite_time(when: datetime) -> str:
+    """A UTC datetime as the node stores it on SQLite (SQLAlchemy's format, no zone: `UTCDateTime`)."""
+    return when.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 async def ensure_database(url: str) -> None:
@@ -108,12 +144,51 @@ async def load_tokens(url: str, count: int) -> float:
     return time.perf_counter() - started
 
 
+def load_tokens_sqlite(url: str, count: int) -> float:
+    """A fresh SQLite file (the old one removed, migrated again) with the same `count` rows as `load_tokens`,
+    inserted by one executemany in one transaction, then ANALYZE; returns seconds taken by the insert and
+    ANALYZE (as `load_tokens` times COPY and VACUUM ANALYZE)."""
+    path = sqlite_path(url)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        stale.unlink(missing_ok=True)
+    migrate(url)
+    started = time.perf_counter()
+    base = datetime(2024, 1, 1)  # UTC, stored without zone
+    columns = (
+        "country_code party_id uid uid_norm type contract_id visual_number issuer whitelist status "
+        "version last_updated created_at"
+    ).split()
+
+    def rows() -> Iterator[tuple[object, ...]]:
+        for i in range(count):
+            uid = uid_of(i)
+            when = (base + timedelta(milliseconds=i)).isoformat(" ", "microseconds")
+            head = ("NL", "EMS", uid, uid.lower(), "RFID", contract_id_of(i), f"V{i:09d}", "Bench eMSP")
+            yield (*head, "ALLOWED", "ACTIVE", 1, when, when)
+
+    with sqlite_connection(url) as conn:
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            raise SystemExit(f"{path} is not in WAL mode after migrating")
+        conn.execute("PRAGMA cache_size=-262144")  # 256 MB: the indexes are built in memory
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(
+            f"INSERT INTO tokens ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows()
+        )
+        conn.execute("COMMIT")
+        conn.execute("ANALYZE")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return time.perf_counter() - started
+
+
 BENCH_PREFIX = "BENCHNEW"
 """uid prefix of the tokens bench_tokens_list.py creates during its crawl (removed before each run)."""
 
 
 async def prepare_tokens(url: str, count: int) -> str:
     """The scratch database migrated and holding exactly the `count` bench tokens; says how."""
+    if is_sqlite(url):
+        return await asyncio.to_thread(_prepare_tokens_sqlite, url, count)
     await ensure_database(url)
     await asyncio.to_thread(migrate, url)
     conn = await asyncpg.connect(url)
@@ -126,7 +201,21 @@ async def prepare_tokens(url: str, count: int) -> str:
     return f"loaded by COPY in {await load_tokens(url, count):.1f} s"
 
 
+def _prepare_tokens_sqlite(url: str, count: int) -> str:
+    sqlite_path(url).parent.mkdir(parents=True, exist_ok=True)
+    migrate(url)
+    with sqlite_connection(url) as conn:
+        conn.execute("DELETE FROM tokens WHERE uid LIKE ?", (BENCH_PREFIX + "%",))
+        stored = int(conn.execute("SELECT count(*) FROM tokens").fetchone()[0])
+    if stored == count:
+        return "reused"
+    return f"loaded by executemany in {load_tokens_sqlite(url, count):.1f} s"
+
+
 async def token_count(url: str) -> int:
+    if is_sqlite(url):
+        with sqlite_connection(url) as lite:
+            return int(lite.execute("SELECT count(*) FROM tokens").fetchone()[0])
     conn = await asyncpg.connect(url)
     try:
         return int(await conn.fetchval("SELECT count(*) FROM tokens"))
@@ -137,6 +226,9 @@ async def token_count(url: str) -> int:
 async def make_partner(url: str) -> str:
     """A CONNECTED partner with a SERVER token (the load generator's); returns the token."""
     token = secrets.token_urlsafe(32)
+    if is_sqlite(url):
+        _make_partner_sqlite(url, token)
+        return token
     conn = await asyncpg.connect(url)
     try:
         await conn.execute("DELETE FROM partners WHERE name = 'bench-cpo'")
@@ -153,6 +245,24 @@ async def make_partner(url: str) -> str:
     finally:
         await conn.close()
     return token
+
+
+def _make_partner_sqlite(url: str, token: str) -> None:
+    now = sqlite_time(datetime.now(UTC))
+    with sqlite_connection(url) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("DELETE FROM partners WHERE name = 'bench-cpo'")  # its tokens go with it (cascade)
+        pid = conn.execute(
+            "INSERT INTO partners (name, status, base64_token, initiated_by_us, created_at, updated_at) "
+            "VALUES ('bench-cpo', 'CONNECTED', 1, 0, ?, ?)",
+            (now, now),
+        ).lastrowid
+        conn.execute(
+            "INSERT INTO partner_tokens (token_hash, partner_id, kind, created_at) "
+            "VALUES (?, ?, 'SERVER', ?)",
+            (hashlib.sha256(token.encode()).hexdigest(), pid, now),
+        )
+        conn.execute("COMMIT")
 
 
 def free_port() -> int:
