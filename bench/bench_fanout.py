@@ -2,8 +2,8 @@
 service, which marks the ledger) until every (token, partner) row is SUCCEEDED with the version written,
 delivered by `emsp worker` processes over real HTTP to fake CPO Tokens receivers on loopback.
 
-In the same run, the baseline: a plain asyncio loop of httpx PUTs of the same bodies, at the same overall
-concurrency, to the same servers, with no database.
+In the same run, the baseline: a plain asyncio loop of httpx PUTs of the same requests (bodies and the OCPI
+headers the worker sends), at the same overall concurrency, to the same servers, with no database.
 
 The fake partners are one uvicorn process (its own CPU) serving M ports; each records, per token uid, the
 `last_updated` of the last PUT received, how many PUTs arrived, and how many repeated a (uid, version)
@@ -31,6 +31,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -372,7 +373,9 @@ async def run_workers(
 
 
 async def run_baseline(args: argparse.Namespace, db_url: str, ports: list[int]) -> dict[str, Any]:
-    """The same bodies PUT by a plain asyncio loop over one shared httpx client, no database."""
+    """The same requests (bodies and headers) PUT by a plain asyncio loop over one shared httpx client, no
+    database. Until 2026-11-21 it sent two headers only (Authorization, Content-Type), a lighter request
+    than the worker's."""
     import resource
 
     import httpx
@@ -394,7 +397,21 @@ async def run_baseline(args: argparse.Namespace, db_url: str, ports: list[int]) 
     from emsp.settings import Settings
 
     gate = asyncio.Semaphore(args.concurrency)
-    headers = {"Authorization": "Token " + CLIENT_TOKEN, "Content-Type": "application/json"}
+
+    def headers(i: int) -> dict[str, str]:
+        """The headers the worker sends (OCPI requires them on every request): the same requests."""
+        return {
+            "Authorization": "Token " + CLIENT_TOKEN,
+            "X-Request-ID": str(uuid.uuid4()),
+            "X-Correlation-ID": str(uuid.uuid4()),
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            "OCPI-from-country-code": "NL",
+            "OCPI-from-party-id": "EMS",
+            "OCPI-to-country-code": "NL",
+            "OCPI-to-party-id": f"C{i:02d}",
+        }
+
     async with make_http_client(Settings(database_url=db_url)) as http:  # the node's client, as the worker's
         await http.post(f"http://127.0.0.1:{ports[0]}/reset")
 
@@ -403,7 +420,7 @@ async def run_baseline(args: argparse.Namespace, db_url: str, ports: list[int]) 
                 url = f"http://127.0.0.1:{port}/p{i}/tokens/NL/EMS/{uid}?type=RFID"
                 for attempt in range(3):  # a plain loop still retries a dropped connection
                     try:
-                        response = await http.put(url, content=json.dumps(body).encode(), headers=headers)
+                        response = await http.put(url, content=json.dumps(body).encode(), headers=headers(i))
                         response.raise_for_status()
                         return
                     except httpx.TransportError:

@@ -214,16 +214,17 @@ class OcpiClient:
         response, body = await self._send(method, target, content, routing, request_id, max_body_bytes)
         duration_ms = round((time.perf_counter() - started) * 1000, 1)
         result, error = self._interpret(method, target, response, body, request_id, duration_ms)
-        logger.debug(
-            "OCPI %s %s -> HTTP %s OCPI %s in %.0f ms (request_id=%s correlation_id=%s)",
-            method,
-            _safe_url(target),
-            result.http_status,
-            result.ocpi_status,
-            duration_ms,
-            request_id,
-            self.correlation_id,
-        )
+        if logger.isEnabledFor(logging.DEBUG):  # `_safe_url` parses the URL: not on every call for nothing
+            logger.debug(
+                "OCPI %s %s -> HTTP %s OCPI %s in %.0f ms (request_id=%s correlation_id=%s)",
+                method,
+                _safe_url(target),
+                result.http_status,
+                result.ocpi_status,
+                duration_ms,
+                request_id,
+                self.correlation_id,
+            )
         if error is not None and raise_on_error:
             raise error
         return result
