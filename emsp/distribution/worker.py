@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import false, or_, select, text, update
+from sqlalchemy import false, or_, select, text, union_all, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from emsp.db import SessionMaker, session_scope
@@ -66,17 +66,7 @@ async def claim_due(
     """Lease up to `batch` due rows (of one partner, or any) to `worker_id`; the caller commits."""
     if batch <= 0:
         return []
-    due = (
-        select(_T.c.id)
-        .where(
-            _T.c.status == DeliveryStatus.PENDING.value,
-            _T.c.paused == false(),
-            _T.c.next_attempt_at <= now,
-            or_(_T.c.lease_until.is_(None), _T.c.lease_until < now),
-        )
-        .order_by(_T.c.next_attempt_at)
-        .limit(batch)
-    )
+    due = _due_rows(now).limit(batch)
     if partner_id is not None:
         due = due.where(_T.c.partner_id == partner_id)
     if await dialect_name(session) == "postgresql":
@@ -85,18 +75,36 @@ async def claim_due(
     stmt = (
         update(_T)
         .where(_T.c.id.in_(due.scalar_subquery()))
-        .values(
-            claimed_by=worker_id[:80],
-            lease_until=now + timedelta(seconds=lease_seconds),
-            lease_token=lease_token,
-            attempts=_T.c.attempts + 1,
-            attempt_seq=_T.c.attempt_seq + 1,
-            last_attempt_at=now,
-        )
+        .values(_lease_values(worker_id, now, lease_seconds, lease_token))
         .returning(*_RETURNED)
     )
     rows = (await (await session.connection()).execute(stmt)).all()
     return [_claim(r, lease_token) for r in sorted(rows, key=lambda r: r.id)]
+
+
+def _due_rows(now: datetime) -> Any:
+    """The ids of rows due at `now` (pending, not paused, no live lease), oldest first."""
+    return (
+        select(_T.c.id)
+        .where(
+            _T.c.status == DeliveryStatus.PENDING.value,
+            _T.c.paused == false(),
+            _T.c.next_attempt_at <= now,
+            or_(_T.c.lease_until.is_(None), _T.c.lease_until < now),
+        )
+        .order_by(_T.c.next_attempt_at)
+    )
+
+
+def _lease_values(worker_id: str, now: datetime, lease_seconds: float, lease_token: str) -> dict[str, Any]:
+    return {
+        "claimed_by": worker_id[:80],
+        "lease_until": now + timedelta(seconds=lease_seconds),
+        "lease_token": lease_token,
+        "attempts": _T.c.attempts + 1,
+        "attempt_seq": _T.c.attempt_seq + 1,
+        "last_attempt_at": now,
+    }
 
 
 _RETURNED = (
@@ -157,15 +165,14 @@ async def claim_for_partners(
     *,
     lease_seconds: float = 120.0,
 ) -> list[Claim]:
-    """`claim_due` for several partners, up to each one's quota: one statement on PostgreSQL (a LATERAL
-    join, each partner's due rows through its index), one per partner on SQLite."""
+    """`claim_due` for several partners, up to each one's quota, in one statement: on PostgreSQL a LATERAL
+    join, on SQLite a UNION ALL of one limited select per partner; either way each partner's due rows are
+    read through its index, oldest first."""
+    quotas = {pid: quota for pid, quota in quotas.items() if quota > 0}
+    if not quotas:
+        return []
     if await dialect_name(session) != "postgresql":
-        claims: list[Claim] = []
-        for pid, quota in quotas.items():
-            claims += await claim_due(
-                session, worker_id, quota, now, lease_seconds=lease_seconds, partner_id=pid
-            )
-        return claims
+        return await _claim_for_partners_sqlite(session, worker_id, quotas, now, lease_seconds)
     lease_token = uuid.uuid4().hex
     params = {
         "worker": worker_id[:80],
@@ -177,6 +184,31 @@ async def claim_for_partners(
     }
     rows = (await (await session.connection()).execute(_CLAIM_PER_PARTNER_PG, params)).all()
     return [_claim(r, lease_token) for r in sorted(rows, key=lambda r: r.id)]
+
+
+async def _claim_for_partners_sqlite(
+    session: AsyncSession, worker_id: str, quotas: dict[int, int], now: datetime, lease_seconds: float
+) -> list[Claim]:
+    lease_token = uuid.uuid4().hex
+    connection = await session.connection()
+    partners = list(quotas.items())
+    rows: list[Any] = []
+    for start in range(0, len(partners), _SQLITE_PARTNERS_PER_CLAIM):  # SQLite's compound-select limit
+        picks = [
+            select(_due_rows(now).where(_T.c.partner_id == pid).limit(quota).subquery().c.id)
+            for pid, quota in partners[start : start + _SQLITE_PARTNERS_PER_CLAIM]
+        ]
+        stmt = (
+            update(_T)
+            .where(_T.c.id.in_(union_all(*picks).scalar_subquery()))
+            .values(_lease_values(worker_id, now, lease_seconds, lease_token))
+            .returning(*_RETURNED)
+        )
+        rows += (await connection.execute(stmt)).all()
+    return [_claim(r, lease_token) for r in sorted(rows, key=lambda r: r.id)]
+
+
+_SQLITE_PARTNERS_PER_CLAIM = 200
 
 
 @dataclass

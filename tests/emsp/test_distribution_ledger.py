@@ -19,7 +19,7 @@ from emsp.distribution.tables import (
     TokenDelivery,
     TokenDeliveryAttempt,
 )
-from emsp.distribution.worker import claim_due
+from emsp.distribution.worker import claim_due, claim_for_partners
 from emsp.tokens import service
 from emsp.tokens.schemas import BlockRequest
 from ocpi.types import utcnow
@@ -145,6 +145,35 @@ async def test_claims_lease_rows_and_expired_leases_are_claimable_again(sessionm
         assert await claim_due(session, "w3", 10, now + timedelta(seconds=5)) == []
         again = await claim_due(session, "w3", 10, now + timedelta(seconds=31))  # w1 and w2 crashed
     assert len(again) == 6 and all(c.attempts == 2 for c in again)
+
+
+async def test_claiming_for_several_partners_honours_each_quota_oldest_first(
+    sessionmaker: SessionMaker,
+) -> None:
+    a, b, c = await _partners(sessionmaker, *[PartnerStatus.CONNECTED] * 3)
+    tokens = await create_tokens(sessionmaker, ["G1", "G2", "G3", "G4"])
+    now = utcnow()
+    async with session_scope(sessionmaker) as session:  # G4's rows became due first, then G3's ...
+        for age, token in enumerate(reversed(tokens)):
+            await session.exec(  # type: ignore[call-overload]
+                TokenDelivery.__table__.update()  # type: ignore[attr-defined]
+                .where(col(TokenDelivery.token_id) == token.id)
+                .values(next_attempt_at=now - timedelta(minutes=10 - age))
+            )
+    quotas = {a.id: 2, b.id: 3, c.id: 0}
+    async with session_scope(sessionmaker) as session:
+        claims = await claim_for_partners(session, "w1", quotas, now, lease_seconds=30)  # type: ignore[arg-type]
+    got: dict[Any, list[Any]] = {}
+    for claim in claims:
+        got.setdefault(claim.partner_id, []).append(claim.token_id)
+    oldest = [t.id for t in reversed(tokens)]
+    assert sorted(got) == sorted([a.id, b.id])  # a quota of 0 claims nothing
+    assert sorted(got[a.id]) == sorted(oldest[:2]) and sorted(got[b.id]) == sorted(oldest[:3])
+    assert all(cl.attempts == 1 and cl.lease_token for cl in claims)
+    async with session_scope(sessionmaker) as session:  # leased: another worker gets only the rest
+        rest = await claim_for_partners(session, "w2", {a.id: 10, b.id: 10, c.id: 10}, now)  # type: ignore[dict-item]
+    assert len(rest) == 12 - len(claims)
+    assert not {cl.id for cl in rest} & {cl.id for cl in claims}
 
 
 async def test_a_late_ack_of_an_older_version_does_not_complete_a_newer_one(
