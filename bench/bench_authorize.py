@@ -58,8 +58,9 @@ SQLITE_LOOKUP_SQL = LOOKUP_SQL.replace("$1", "?").replace("$2", "?")
 
 PG_NOTE = """For comparison, the first version (the request
 session, `ModuleCaller` and an ORM lookup: 5 round trips) used ~5 ms of node CPU per authorization."""
-SQLITE_NOTE = """On SQLite the node runs the same one query through
-SQLAlchemy on aiosqlite (`emsp.tokens.queries.authorize_lookup`, no transaction), not a plain driver pool."""
+SQLITE_NOTE = """On SQLite the node runs the same one query as one fixed SQL string
+on a few long-lived read-only aiosqlite connections (`emsp/sqlite_readers.py`); through the SQLAlchemy
+session it was 459 req/s, p99 72 ms, 2.2 ms of node CPU per request."""
 CEILING_SQLITE = "one raw aiosqlite query ({n} connections)"
 
 

@@ -19,6 +19,7 @@ from emsp.ocpi_api import VERSION_PATH, ModuleEndpoint
 from emsp.ocpi_api import versions as versions_api
 from emsp.rawpool import close_raw_pool
 from emsp.settings import Settings
+from emsp.sqlite_readers import close_sqlite_readers
 
 log = logging.getLogger("emsp.app")
 
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, *, start_background: bool | Non
                 node.scheduler.shutdown(wait=False)
             await http.aclose()
             await close_raw_pool(node)
+            await close_sqlite_readers(node)
             await engine.dispose()
 
     app = FastAPI(title="eMSP OCPI 2.2.1 node", version="0.1.0", lifespan=lifespan)

@@ -5,6 +5,7 @@ Real-time authorization and the EVSE status PATCH each run one prepared statemen
 pre-ping) cost ~5 ms of server CPU per request, one statement on a plain asyncpg connection well under 1 ms.
 The pool is made on first use, kept in `node.extras`, and closed by the app's lifespan. Statements run on it
 must be single auto-committed statements that leave no session state (there is no reset on release).
+On SQLite, the authorize read has its counterpart in `emsp.sqlite_readers`.
 """
 
 from __future__ import annotations

@@ -13,7 +13,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from emsp.db import make_engine, make_sessionmaker, session_scope
 from emsp.node import Node, make_http_client
+from emsp.rawpool import close_raw_pool
 from emsp.settings import Settings
+from emsp.sqlite_readers import close_sqlite_readers
 
 T = TypeVar("T")
 console = Console()
@@ -32,6 +34,8 @@ def run_with_node(fn: Callable[[Node], Awaitable[T]]) -> T:
             return await fn(node)
         finally:
             await http.aclose()
+            await close_raw_pool(node)
+            await close_sqlite_readers(node)
             await engine.dispose()
 
     return asyncio.run(_go())

@@ -6,12 +6,15 @@ The OCPI paths read plain column rows (no ORM objects): one indexed query per pa
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections import namedtuple
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, func, literal, or_, select, tuple_
+from sqlalchemy import Row, and_, bindparam, func, literal, or_, select, tuple_
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
@@ -245,7 +248,10 @@ PG_AUTHORIZE_SQL = "\n".join(
 )
 
 
-def _authorize_statement(digests: list[str], uid_norm: str, token_type: str, party: Party | None) -> Any:
+def _authorize_statement(
+    digests: Sequence[Any], uid_norm: Any, token_type: Any, party: tuple[Any, Any] | None
+) -> Any:
+    """The authorize query with these values (or bound parameters, for `CompiledAuthorize`)."""
     pt, p = PartnerToken.__table__, Partner.__table__  # type: ignore[attr-defined]
     on = [_T.uid_norm == uid_norm, _T.type == token_type]
     if party is not None:
@@ -264,6 +270,76 @@ def _authorize_statement(digests: list[str], uid_norm: str, token_type: str, par
     )
 
 
+AUTHORIZE_MAX_DIGESTS = 3
+"""`ocpi.auth.candidate_tokens` reads at most three tokens from one `Authorization` header."""
+
+
+class CompiledAuthorize:
+    """`_authorize_statement` compiled once for SQLite, to run as one fixed SQL string on a plain
+    connection (`emsp.sqlite_readers`) and give the rows `authorize_lookup` gives.
+
+    The statement is the regular path's own, with bound parameters: `party` or not (two variants), and
+    the digests in `AUTHORIZE_MAX_DIGESTS` slots (fewer are padded by repeating the last one). The rows are
+    decoded by the result processors of the statement's column types for the same dialect (SQLite keeps
+    `UTCDateTime` as naive text and booleans as 0/1), so they equal the ORM path's, value and type.
+    Bound values need no conversion (text only); the constructor checks it."""
+
+    def __init__(self, dialect: Dialect, with_party: bool) -> None:
+        pt = PartnerToken.__table__  # type: ignore[attr-defined]
+        digests = [bindparam(f"d{i}", type_=pt.c.token_hash.type) for i in range(AUTHORIZE_MAX_DIGESTS)]
+        uid_norm, token_type = (
+            bindparam("uid_norm", type_=_T.uid_norm.type),
+            bindparam("type", type_=_T.type.type),
+        )
+        party = (bindparam("cc", type_=_T.country_code.type), bindparam("pid", type_=_T.party_id.type))
+        stmt = _authorize_statement(digests, uid_norm, token_type, party if with_party else None)
+        compiled = stmt.compile(dialect=dialect)
+        if not compiled.positional or compiled.positiontup is None:
+            raise ValueError(f"{dialect.name}: positional parameters expected")
+        for name in compiled.positiontup:
+            if compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) is not None:
+                raise ValueError(f"parameter {name} would need a conversion")
+        self.sql: str = compiled.string
+        self._slots = tuple((name, compiled.params[name]) for name in compiled.positiontup)
+        columns = list(stmt.selected_columns)
+        self._row: Any = namedtuple("AuthorizeRow", [c.key for c in columns])  # type: ignore[misc]
+        self._decoders = tuple(
+            (index, decode)
+            for index, column in enumerate(columns)
+            if (decode := column.type.dialect_impl(dialect).result_processor(dialect, None)) is not None
+        )
+
+    def parameters(
+        self, digests: Sequence[str], uid: str, token_type: str, party: Party | None
+    ) -> tuple[Any, ...]:
+        """The positional parameters for 1 to `AUTHORIZE_MAX_DIGESTS` digests (as `authorize_lookup`)."""
+        if not 0 < len(digests) <= AUTHORIZE_MAX_DIGESTS:
+            raise ValueError("1 to AUTHORIZE_MAX_DIGESTS digests")
+        given: dict[str, Any] = {
+            f"d{i}": digests[min(i, len(digests) - 1)] for i in range(AUTHORIZE_MAX_DIGESTS)
+        }
+        given.update(uid_norm=uid.lower(), type=token_type)
+        if party is not None:
+            given.update(cc=party[0], pid=party[1])
+        return tuple(given.get(name, default) for name, default in self._slots)
+
+    def rows(self, records: Iterable[Sequence[Any]]) -> list[Any]:
+        """Driver rows as `authorize_lookup` returns them (named fields, decoded values)."""
+        rows = []
+        for record in records:
+            values = list(record)
+            for index, decode in self._decoders:
+                values[index] = decode(values[index])
+            rows.append(self._row._make(values))
+        return rows
+
+
+SQLITE_AUTHORIZE = {
+    with_party: CompiledAuthorize(SQLiteDialect_aiosqlite(), with_party) for with_party in (False, True)
+}
+"""By "a party is addressed": the authorize query for `emsp.sqlite_readers` (see `emsp.tokens.hotpath`)."""
+
+
 async def authorize_lookup(
     engine: AsyncEngine, digests: list[str], uid: str, token_type: str, party: Party | None = None
 ) -> list[Any]:
@@ -271,8 +347,8 @@ async def authorize_lookup(
     and (left-joined) the tokens with this uid (case-insensitive) and type, by the `(uid_norm, type)` index.
 
     Each row has `token_hash`, `kind`, `expires_at`, `partner_status` and the token columns (`id` None when
-    no token matched). Read outside any transaction. `PG_AUTHORIZE_SQL` is the same query for asyncpg
-    (`emsp.tokens.hotpath`).
+    no token matched). Read outside any transaction. `PG_AUTHORIZE_SQL` is the same query for asyncpg and
+    `SQLITE_AUTHORIZE` this one compiled for plain SQLite connections (`emsp.tokens.hotpath`).
     """
     async with engine.connect() as conn:
         auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
