@@ -66,9 +66,24 @@ def _sqlite_transactions(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
         options = conn.get_execution_options()
-        if options.get("isolation_level") == "AUTOCOMMIT":
-            return
-        conn.exec_driver_sql("BEGIN" if options.get(_READ_ONLY_OPTION) else "BEGIN IMMEDIATE")
+        read_only = bool(options.get(_READ_ONLY_OPTION))
+        autocommit = options.get("isolation_level") == "AUTOCOMMIT"
+        _query_only(conn, read_only and not autocommit)
+        if not autocommit:
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def _query_only(conn: Connection, wanted: bool) -> None:
+    """SQLite's `query_only` on the connection as a read-only transaction wants it: a write in such a
+    transaction fails at once ("attempt to write a readonly database") instead of racing for the lock it
+    did not take. Set only when it changes (the pool's record of the connection remembers)."""
+    info = conn.connection.info
+    if info.get(_QUERY_ONLY, False) != wanted:
+        conn.exec_driver_sql(f"PRAGMA query_only={'ON' if wanted else 'OFF'}")
+        info[_QUERY_ONLY] = wanted
+
+
+_QUERY_ONLY = "emsp_query_only"
 
 
 def make_sessionmaker(engine: AsyncEngine) -> SessionMaker:

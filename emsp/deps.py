@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from emsp.db import READ_ONLY
 from emsp.errors import AdminError
 from emsp.node import Node
 from emsp.settings import AdminKey
@@ -25,9 +26,16 @@ def get_node(request: Request) -> Node:
     return node
 
 
+_READING_METHODS = frozenset({"GET", "HEAD"})
+
+
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    """GET and HEAD only read: their transaction is read-only (`emsp.db.READ_ONLY`: on SQLite no write
+    lock, so reads do not queue behind writers, and a write there fails at once)."""
     node = get_node(request)
     async with node.sessionmaker() as session:
+        if request.method in _READING_METHODS:
+            await session.connection(execution_options=READ_ONLY)
         try:
             yield session
             await session.commit()

@@ -9,13 +9,17 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from emsp.app import create_app
 from emsp.db import SessionMaker, make_engine, make_sessionmaker, read_scope, session_scope
 from emsp.migrate import alembic_config, upgrade
+from tests.conftest import ADMIN_HEADERS, make_settings
 
 
 @pytest.fixture
@@ -85,6 +89,37 @@ async def test_a_read_only_session_holds_no_writer_up(sqlite: tuple[AsyncEngine,
         await asyncio.wait_for(write(), timeout=5)  # would wait for the busy timeout if the reader locked
         assert (await run(reader, "SELECT n FROM counter")).scalar_one() == 0
     assert await _items(sessionmaker) == [7]
+
+
+async def test_a_write_in_a_read_only_session_fails_at_once_and_the_next_writer_can_write(
+    sqlite: tuple[AsyncEngine, SessionMaker],
+) -> None:
+    _, sessionmaker = sqlite
+    with pytest.raises(OperationalError, match="readonly"):
+        async with read_scope(sessionmaker) as reader:
+            await run(reader, "INSERT INTO items (x) VALUES (1)")
+    async with session_scope(sessionmaker) as session:  # the same pooled connection, writable again
+        await run(session, "INSERT INTO items (x) VALUES (2)")
+    assert await _items(sessionmaker) == [2]
+
+
+async def test_a_get_request_is_answered_while_a_writer_holds_the_lock(tmp_path: Path) -> None:
+    """GET and HEAD requests run read-only (`emsp.deps`): they neither wait for a writer nor see its
+    uncommitted rows. Taking the write lock, they would wait for the busy timeout (30 s)."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'node.db'}"
+    await asyncio.to_thread(upgrade, url)
+    settings = make_settings(url)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=settings.public_url) as client:
+            async with session_scope(app.state.node.sessionmaker) as writer:
+                await run(writer, TOKEN_ROW)  # the write lock is held until this block ends
+                answer = await asyncio.wait_for(client.get("/admin/v1/tokens", headers=ADMIN_HEADERS), 10)
+                assert answer.status_code == 200
+                assert answer.json()["total"] == 0  # the writer's row is not committed yet
+            answer = await client.get("/admin/v1/tokens", headers=ADMIN_HEADERS)
+            assert answer.json()["total"] == 1
 
 
 TOKEN_ROW = (
