@@ -106,7 +106,8 @@ def _failed(row: StoredCdr, policy: PricingPolicy, reason: str) -> dict[str, Any
 async def reprice(session: AsyncSession, row: CpoCdr, policy: PricingPolicy) -> Revision:
     """Re-run verification and pricing of a stored CDR (after a plan, rate or tariff change, or a failure).
 
-    A credit CDR whose original was unknown is linked first if the original has arrived since.
+    A credit CDR whose original was unknown is linked first if the original has arrived since. Repricing a
+    CDR that has been credited re-derives its credits' corrective MSP CDRs too.
     """
     if row.credit and row.credited_cdr_id is None and row.credit_reference_id:
         original = await find_cdr(session, row.country_code, row.party_id, row.credit_reference_id)
@@ -115,7 +116,18 @@ async def reprice(session: AsyncSession, row: CpoCdr, policy: PricingPolicy) -> 
             session.add(row)
             await session.flush()
     cdr = Cdr.model_validate_json(row.raw_json)
-    return await price_cdr(session, StoredCdr.of(row), cdr, policy)
+    current = await price_cdr(session, StoredCdr.of(row), cdr, policy)
+    if not row.credit:
+        await _reprice_credits_of(session, row, policy)
+    return current
+
+
+async def _reprice_credits_of(session: AsyncSession, original: CpoCdr, policy: PricingPolicy) -> None:
+    """A Credit CDR's MSP CDR negates the current MSP CDR of the CDR it credits: when that one gets a new
+    revision, so do its credits (only if their result changes), or the pair would no longer net to zero."""
+    credits = select(CpoCdr).where(col(CpoCdr.credited_cdr_id) == original.id).order_by(col(CpoCdr.id))
+    for credit in (await session.exec(credits)).scalars().all():
+        await price_cdr(session, StoredCdr.of(credit), Cdr.model_validate_json(credit.raw_json), policy)
 
 
 async def retry_failed_pricing(session: AsyncSession, policy: PricingPolicy, *, limit: int = 100) -> int:

@@ -128,6 +128,34 @@ async def test_credit_cdr_gives_a_corrective_msp_cdr(
     assert shown["cpo_cdr"]["credited_cdr_id"] == orig["cpo_cdr_id"]
 
 
+async def test_repricing_a_credited_cdr_re_derives_its_credit(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], cpo_token: str
+) -> None:
+    await setup_billing(client, admin_headers)
+    original = cdr_json()
+    await post_cdr(client, cpo_token, original)
+    await post_cdr(client, cpo_token, credit_of(original, "CDR-1-C"))
+    items = (await admin(client, admin_headers, "GET", "/msp-cdrs"))["items"]
+    orig, credit = sorted(items, key=lambda i: i["id"])
+    plan = {
+        "name": "Standard",
+        "kind": "MARKUP",
+        "markup_percent": "20",
+        "markup_fixed": "0.50",
+        "currency": "EUR",
+    }
+    await admin(client, admin_headers, "PUT", "/msp-plans/std", plan)  # the plan is corrected
+    await admin(client, admin_headers, "POST", f"/cdrs/{orig['cpo_cdr_id']}/reprice")
+    shown = await admin(client, admin_headers, "GET", f"/cdrs/{orig['cpo_cdr_id']}")
+    new_total = shown["revisions"][-1]["total_excl_vat"]
+    assert [r["revision"] for r in shown["revisions"]] == [1, 2] and new_total != orig["total_excl_vat"]
+    credited = await admin(client, admin_headers, "GET", f"/cdrs/{credit['cpo_cdr_id']}")
+    assert [r["revision"] for r in credited["revisions"]] == [1, 2]
+    assert credited["revisions"][-1]["total_excl_vat"] == "-" + new_total  # negates the new revision
+    totals = (await admin(client, admin_headers, "GET", "/msp-cdrs"))["totals"]
+    assert totals["by_currency"]["EUR"] == {"excl_vat": "0.00", "incl_vat": "0.00"}
+
+
 async def test_credit_with_unknown_reference_is_accepted_flagged_and_resolved_later(
     client: httpx.AsyncClient, admin_headers: dict[str, str], cpo_token: str
 ) -> None:
