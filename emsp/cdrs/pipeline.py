@@ -75,7 +75,9 @@ async def price_cdr(
     except Exception as exc:
         log.exception("pricing CDR %s/%s/%s failed", row.country_code, row.party_id, row.cdr_id)
         msp = _failed(row, policy, f"internal error while pricing ({type(exc).__name__})")
-    saved, _ = await save_revision(session, msp, first=first)
+    saved, created = await save_revision(session, msp, first=first)
+    if created and not first and not row.credit:  # (a CDR priced for the first time has no credits yet)
+        await _reprice_credits_of(session, row, policy)
     return saved
 
 
@@ -106,8 +108,8 @@ def _failed(row: StoredCdr, policy: PricingPolicy, reason: str) -> dict[str, Any
 async def reprice(session: AsyncSession, row: CpoCdr, policy: PricingPolicy) -> Revision:
     """Re-run verification and pricing of a stored CDR (after a plan, rate or tariff change, or a failure).
 
-    A credit CDR whose original was unknown is linked first if the original has arrived since. Repricing a
-    CDR that has been credited re-derives its credits' corrective MSP CDRs too.
+    A credit CDR whose original was unknown is linked first if the original has arrived since. A new
+    revision of a credited CDR re-derives its credits' corrective MSP CDRs too (`price_cdr`).
     """
     if row.credit and row.credited_cdr_id is None and row.credit_reference_id:
         original = await find_cdr(session, row.country_code, row.party_id, row.credit_reference_id)
@@ -116,13 +118,10 @@ async def reprice(session: AsyncSession, row: CpoCdr, policy: PricingPolicy) -> 
             session.add(row)
             await session.flush()
     cdr = Cdr.model_validate_json(row.raw_json)
-    current = await price_cdr(session, StoredCdr.of(row), cdr, policy)
-    if not row.credit:
-        await _reprice_credits_of(session, row, policy)
-    return current
+    return await price_cdr(session, StoredCdr.of(row), cdr, policy)
 
 
-async def _reprice_credits_of(session: AsyncSession, original: CpoCdr, policy: PricingPolicy) -> None:
+async def _reprice_credits_of(session: AsyncSession, original: StoredCdr, policy: PricingPolicy) -> None:
     """A Credit CDR's MSP CDR negates the current MSP CDR of the CDR it credits: when that one gets a new
     revision, so do its credits (only if their result changes), or the pair would no longer net to zero."""
     credits = select(CpoCdr).where(col(CpoCdr.credited_cdr_id) == original.id).order_by(col(CpoCdr.id))
