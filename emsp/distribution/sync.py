@@ -86,9 +86,12 @@ async def _lock(session: AsyncSession, partner_id: int) -> None:
     await session.exec(select(_P.c.id).where(_P.c.id == partner_id).with_for_update())
 
 
-async def sync_partner(session: AsyncSession, partner: Partner, *, now: datetime | None = None) -> str:
+async def sync_partner(
+    session: AsyncSession, partner: Partner, *, now: datetime | None = None, token_count: int | None = None
+) -> str:
     """Bring one partner's rows in line; returns what was done (for logs and tests): "none", or some of
-    "cancelled", "paused", "backfilled", "resumed", "caught up", "dropped", comma-separated."""
+    "cancelled", "paused", "backfilled", "resumed", "caught up", "dropped", comma-separated. `token_count`:
+    how many tokens there are, when the caller counted them already (`sync_partners`, once per round)."""
     assert partner.id is not None
     now = now or utcnow()
     await _lock(session, partner.id)
@@ -120,7 +123,9 @@ async def sync_partner(session: AsyncSession, partner: Partner, *, now: datetime
             await resume_partner(session, partner.id, targets=targets, now=now)
             actions.append("resumed")
             paused = False
-    actions += await align_targets(session, partner.id, targets, partner_paused=paused, now=now)
+    actions += await align_targets(
+        session, partner.id, targets, partner_paused=paused, now=now, token_count=token_count
+    )
     return ", ".join(dict.fromkeys(actions)) or "none"
 
 
@@ -131,12 +136,11 @@ async def align_targets(
     *,
     partner_paused: bool,
     now: datetime,
+    token_count: int | None = None,
 ) -> list[str]:
     """The partner's rows per target party in line with its targets (see the module docstring)."""
-    from emsp.tokens.tables import Token
-
     counts = await party_counts(session, partner_id)
-    tokens = int((await session.exec(select(func.count()).select_from(Token))).scalar_one())
+    tokens = await count_tokens(session) if token_count is None else token_count
     wanted = {t.party for t in targets}
     actions: list[str] = []
     stale = [party for party in counts if party not in wanted]
@@ -178,7 +182,15 @@ async def sync_partners(session: AsyncSession, *, now: datetime | None = None) -
         )
     )
     partners = list((await session.exec(stmt.order_by(col(Partner.id)))).all())
-    return {p.id: await sync_partner(session, p, now=now) for p in partners if p.id is not None}
+    tokens = await count_tokens(session)  # syncing adds delivery rows, never tokens: once per round
+    synced = [p for p in partners if p.id is not None]
+    return {p.id: await sync_partner(session, p, now=now, token_count=tokens) for p in synced}
+
+
+async def count_tokens(session: AsyncSession) -> int:
+    from emsp.tokens.tables import Token
+
+    return int((await session.exec(select(func.count()).select_from(Token))).scalar_one())
 
 
 @asynccontextmanager
