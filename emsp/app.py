@@ -17,9 +17,7 @@ from emsp.middleware import RequestIdMiddleware
 from emsp.node import Node, make_http_client
 from emsp.ocpi_api import VERSION_PATH, ModuleEndpoint
 from emsp.ocpi_api import versions as versions_api
-from emsp.rawpool import close_raw_pool
 from emsp.settings import Settings
-from emsp.sqlite_readers import close_sqlite_readers
 
 log = logging.getLogger("emsp.app")
 
@@ -82,10 +80,7 @@ def create_app(settings: Settings | None = None, *, start_background: bool | Non
         finally:
             if node.scheduler is not None:
                 node.scheduler.shutdown(wait=False)
-            await http.aclose()
-            await close_raw_pool(node)
-            await close_sqlite_readers(node)
-            await engine.dispose()
+            await node.aclose()
 
     app = FastAPI(title="eMSP OCPI 2.2.1 node", version="0.1.0", lifespan=lifespan)
     app.add_middleware(RequestIdMiddleware)

@@ -8,9 +8,9 @@ per query, 0.4 ms (2,199 req/s, p99 16 ms).
 
 Each connection is opened like the engine's (WAL, the busy timeout), in autocommit, so every SELECT reads the
 latest committed state and no transaction stays open, and with `PRAGMA query_only=ON`: nothing run here can
-write. They are made on first use, kept in `node.extras` and closed by the app's lifespan (each has its own
-thread, which would keep the process alive). None for an in-memory database, where another connection would
-see another, empty database: callers then take the regular path.
+write. They are made on first use and closed with the node (`Node.resource`, `Node.aclose`; each has its
+own thread, which would keep the process alive). None for an in-memory database, where another connection
+would see another, empty database: callers then take the regular path.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from emsp.db import BUSY_TIMEOUT_SECONDS
 from emsp.node import Node
 
 _READERS = "sqlite_readers.readers"
-_LOCK = "sqlite_readers.lock"
 READERS = 4
 """Connections (each with its own driver thread); 4 served the authorize benchmark's 16 clients on 2 cores."""
 
@@ -64,20 +63,22 @@ async def sqlite_readers(node: Node) -> SqliteReaders | None:
     database = str(args[0]) if args else ":memory:"
     if database == ":memory:" or "mode=memory" in database:
         return None
-    lock: asyncio.Lock = node.extras.setdefault(_LOCK, asyncio.Lock())
-    async with lock:
-        readers = node.extras.get(_READERS)
-        if readers is None:
-            options = {"uri": options["uri"]} if "uri" in options else {}
-            connections: list[aiosqlite.Connection] = []
-            try:
-                for _ in range(READERS):
-                    connections.append(await _connect(database, options))
-            except BaseException:
-                await SqliteReaders(connections).close()
-                raise
-            readers = node.extras[_READERS] = SqliteReaders(connections)
-    return readers
+    options = {"uri": options["uri"]} if "uri" in options else {}
+
+    async def make() -> SqliteReaders:
+        connections: list[aiosqlite.Connection] = []
+        try:
+            for _ in range(READERS):
+                connections.append(await _connect(database, options))
+        except BaseException:
+            await SqliteReaders(connections).close()
+            raise
+        return SqliteReaders(connections)
+
+    async def close(readers: SqliteReaders) -> None:
+        await readers.close()
+
+    return await node.resource(_READERS, make, close)
 
 
 async def _connect(database: str, options: dict[str, Any]) -> aiosqlite.Connection:
@@ -95,9 +96,3 @@ async def _connect(database: str, options: dict[str, Any]) -> aiosqlite.Connecti
         await conn.close()
         raise
     return conn
-
-
-async def close_sqlite_readers(node: Node) -> None:
-    readers: SqliteReaders | None = node.extras.pop(_READERS, None)
-    if readers is not None:
-        await readers.close()

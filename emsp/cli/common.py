@@ -13,9 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from emsp.db import make_engine, make_sessionmaker, session_scope
 from emsp.node import Node, make_http_client
-from emsp.rawpool import close_raw_pool
 from emsp.settings import Settings
-from emsp.sqlite_readers import close_sqlite_readers
 
 T = TypeVar("T")
 console = Console()
@@ -33,10 +31,7 @@ def run_with_node(fn: Callable[[Node], Awaitable[T]]) -> T:
         try:
             return await fn(node)
         finally:
-            await http.aclose()
-            await close_raw_pool(node)
-            await close_sqlite_readers(node)
-            await engine.dispose()
+            await node.aclose()
 
     return asyncio.run(_go())
 
