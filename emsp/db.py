@@ -17,6 +17,13 @@ from emsp.settings import normalise_database_url
 SessionMaker = async_sessionmaker[AsyncSession]
 
 BUSY_TIMEOUT_SECONDS = 30
+SQLITE_PRAGMAS = (
+    "journal_mode=WAL",
+    f"busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}",
+    "foreign_keys=ON",
+    "synchronous=NORMAL",
+)
+"""Every connection to the SQLite file (the engine's and `emsp.sqlite_readers`')."""
 _READ_ONLY_OPTION = "emsp_read_only"
 READ_ONLY: dict[str, Any] = {_READ_ONLY_OPTION: True}
 """Execution options of a connection that only reads: on SQLite its transaction begins DEFERRED (no write
@@ -57,10 +64,8 @@ def _sqlite_transactions(engine: AsyncEngine) -> None:
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # the driver emits no BEGIN; `_on_begin` does
         cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -110,3 +115,11 @@ async def read_scope(sessionmaker: SessionMaker) -> AsyncIterator[AsyncSession]:
     async with sessionmaker() as session:
         await session.connection(execution_options=READ_ONLY)
         yield session
+
+
+async def autoflush(session: AsyncSession) -> None:
+    """Flush the session's pending ORM changes, as an ORM query does before it runs (when autoflush is
+    on); for Core statements run on the session's connection, which do not."""
+    sync = session.sync_session
+    if sync.autoflush and (sync.new or sync.dirty or sync.deleted):
+        await session.flush()

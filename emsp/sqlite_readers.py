@@ -21,7 +21,7 @@ from typing import Any
 
 import aiosqlite
 
-from emsp.db import BUSY_TIMEOUT_SECONDS
+from emsp.db import BUSY_TIMEOUT_SECONDS, SQLITE_PRAGMAS
 from emsp.node import Node
 
 _READERS = "sqlite_readers.readers"
@@ -86,11 +86,7 @@ async def _connect(database: str, options: dict[str, Any]) -> aiosqlite.Connecti
         database, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False, **options
     )
     try:
-        for pragma in (
-            "journal_mode=WAL",
-            f"busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}",
-            "query_only=ON",
-        ):
+        for pragma in (*SQLITE_PRAGMAS, "query_only=ON"):
             await conn.execute_fetchall(f"PRAGMA {pragma}")
     except BaseException:
         await conn.close()

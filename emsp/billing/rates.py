@@ -65,10 +65,6 @@ FX_AT = (
 )
 
 
-async def vat_rate_at(reads: PricingReads, country_code: str, at: datetime) -> VatUsed | None:
-    return await reads.vat(country_code, at)
-
-
 @dataclass(frozen=True)
 class FxUsed:
     rate: Decimal  # units of the target currency per unit of the source currency

@@ -22,7 +22,7 @@ import cdr_pricing
 from cdr_pricing import PricingError
 from emsp.billing.compute import LINE_NAMES, MspCosts, finish, lines_of, markup_lines, received_lines
 from emsp.billing.plans import PlanChoice, SiteKey, plan_tariff, resolve_plan
-from emsp.billing.rates import country_alpha2, fx_rate_at, vat_rate_at
+from emsp.billing.rates import country_alpha2, fx_rate_at
 from emsp.billing.tables import MspCdr, MspCdrStatus, PlanKind
 from emsp.cdrs.lookup import ChargingSite
 from emsp.cdrs.store import StoredCdr
@@ -122,7 +122,7 @@ async def _price(
         plan_rule=choice.rule,
         subscription=choice.subscription,
     )
-    vat = await vat_rate_at(reads, country, row.start_date_time)
+    vat = await reads.vat(country, row.start_date_time)
     if vat is None:
         raise _Failed(f"no VAT rate for {country} at {row.start_date_time.isoformat()}")
     priced = await _plan_lines(reads, choice, row, cdr, site)

@@ -48,6 +48,7 @@ from sqlmodel import col
 from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from emsp.db import autoflush
 from emsp.distribution.addressing import Target, targets_from_roles, targets_of
 from emsp.distribution.tables import DeliveryStatus, PartnerDeliveryState, PauseReason, TokenDelivery
 from ocpi.types import utcnow
@@ -137,16 +138,12 @@ _ELIGIBLE_TARGETS: Any = (  # built once: it runs on every token change
 )
 
 
-async def eligible_targets(session: AsyncSession) -> list[EligibleTarget]:
+async def eligible_targets(session: AsyncSession, connection: AsyncConnection) -> list[EligibleTarget]:
     """Every target of every eligible partner, and whether its rows are paused. One statement (partners,
     pause state and roles) unless a hub is among them (then its ClientInfo too): this runs on every token
     change. On PostgreSQL it takes a share lock on the partner rows: `emsp.distribution.sync.sync_partner`
     locks its partner for update, so a token change and a change of that partner's targets (a backfill of
     a new party) run one after the other, and neither misses the other's write."""
-    return await _eligible_targets(session, await session.connection())
-
-
-async def _eligible_targets(session: AsyncSession, connection: AsyncConnection) -> list[EligibleTarget]:
     # A Core statement on the session's connection (no ORM result machinery); pending ORM changes are
     # flushed first, as an ORM query would do, so partners changed in this transaction are seen.
     await autoflush(session)
@@ -162,14 +159,6 @@ async def _eligible_targets(session: AsyncSession, connection: AsyncConnection) 
         for pid, is_paused in paused.items()
         for t in targets.get(pid, [])
     ]
-
-
-async def autoflush(session: AsyncSession) -> None:
-    """Flush the session's pending ORM changes, as an ORM query does before it runs (when autoflush is
-    on); for Core statements run on the session's connection, which do not."""
-    sync = session.sync_session
-    if sync.autoflush and (sync.new or sync.dirty or sync.deleted):
-        await session.flush()
 
 
 # ------------------------------------------------------------------------------------------ token changes
@@ -188,7 +177,7 @@ async def mark_tokens_changed(
     """Every eligible target wants each token's current `version`; returns the rows written. One upsert
     per 2,000 rows, its statement built once (`_PG_MARKING`; SQLite: an executemany of one-row upserts)."""
     connection = await session.connection()
-    targets = await _eligible_targets(session, connection)
+    targets = await eligible_targets(session, connection)
     if not targets or not tokens:
         return 0
     now = now or utcnow()
@@ -342,15 +331,13 @@ async def backfill_partner(
     session: AsyncSession,
     partner_id: int,
     *,
-    targets: Sequence[Target] | None = None,
+    targets: Sequence[Target],
     now: datetime | None = None,
     only_missing: bool = False,
 ) -> int:
     """Every token PENDING for each of the partner's targets (it just became CONNECTED), paused for a
     target not CONNECTED behind its hub. Clears the partner's pause. Returns the rows written."""
     now = now or utcnow()
-    if targets is None:
-        targets = (await targets_of(session, [partner_id]))[partner_id]
     await _set_pause_state(session, partner_id, None, None, None, now)
     written = 0
     for target in targets:

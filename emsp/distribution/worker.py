@@ -61,14 +61,12 @@ async def claim_due(
     now: datetime,
     *,
     lease_seconds: float = 120.0,
-    partner_id: int | None = None,
 ) -> list[Claim]:
-    """Lease up to `batch` due rows (of one partner, or any) to `worker_id`; the caller commits."""
+    """Lease up to `batch` due rows, oldest first whatever their partner, to `worker_id`; the caller
+    commits. (The worker claims per partner with `claim_for_partners`.)"""
     if batch <= 0:
         return []
     due = _due_rows(now).limit(batch)
-    if partner_id is not None:
-        due = due.where(_T.c.partner_id == partner_id)
     if await dialect_name(session) == "postgresql":
         due = due.with_for_update(skip_locked=True)
     lease_token = uuid.uuid4().hex

@@ -134,6 +134,8 @@ async def _try_fast(node: Node, request: Request) -> JSONResponse | None:
         cdr, text = parse_cdr(await request.body())
     except OcpiError:
         return None
+    if cdr.credit:  # Credit CDRs take the regular path (`ingest_fast` would step aside)
+        return None
     answer = routing(request, node.settings.parties)
     digests = token_digests(request)
     if answer is None or not digests:

@@ -30,6 +30,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from emsp.db import autoflush
 from emsp.distribution import ledger
 from emsp.tokens.contract_id import InvalidContractId, new_contract_id, normalise_contract_id
 from emsp.tokens.errors import InvalidTokenData, TokenConflict, TokenNotFound
@@ -166,7 +167,7 @@ async def create_token(
         created_at=now,
         **values,
     )
-    await ledger.autoflush(session)  # the caller's pending changes first, as an ORM query would
+    await autoflush(session)  # the caller's pending changes first, as an ORM query would
     connection = await session.connection()
     await _insert(session, connection, token, generated=generated)
     changes = {k: [None, _jsonable(v)] for k, v in _snapshot(token).items() if v is not None}
