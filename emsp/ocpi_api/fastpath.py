@@ -12,10 +12,11 @@ from collections.abc import Sequence
 
 from fastapi import Request
 
-from emsp.ingest.keys import ci
+from emsp.ocpi_api.scoping import parse_routing
 from emsp.settings import OwnParty
 from ocpi import headers as h
 from ocpi.auth import candidate_tokens
+from ocpi.errors import InvalidParameters
 from partners.tokens import hash_token
 
 # The rules of `emsp.deps.module_caller` and `emsp.ingest.parties`: exactly one live token among the
@@ -55,21 +56,6 @@ def token_digests(request: Request) -> list[str]:
     return list(dict.fromkeys(hash_token(c) for c in candidate_tokens(request.headers.get(h.AUTHORIZATION))))
 
 
-class _Malformed(Exception):
-    pass
-
-
-def _pair(request: Request, cc_name: str, pid_name: str) -> tuple[str, str] | None:
-    """A routing header pair: (cc, pid), or None when absent; `_Malformed` when given halfway or too long."""
-    cc = (request.headers.get(cc_name) or "").strip()
-    pid = (request.headers.get(pid_name) or "").strip()
-    if not cc and not pid:
-        return None
-    if not cc or not pid or len(cc) > 2 or len(pid) > 3 or not (cc + pid).isascii():
-        raise _Malformed
-    return ci(cc), ci(pid)
-
-
 Routing = tuple[dict[str, str], tuple[str, str] | None]
 
 
@@ -77,19 +63,6 @@ def routing(request: Request, ours: Sequence[OwnParty]) -> Routing | None:
     """(the response's routing headers, the OCPI-from party to check), or None when the regular path must
     judge the headers (malformed, or not addressed to one of our parties)."""
     try:
-        sender = _pair(request, h.FROM_COUNTRY_CODE, h.FROM_PARTY_ID)
-        receiver = _pair(request, h.TO_COUNTRY_CODE, h.TO_PARTY_ID)
-    except _Malformed:
+        return parse_routing(request, ours)
+    except InvalidParameters:
         return None
-    our_parties = [(ci(p.country_code), ci(p.party_id)) for p in ours]
-    if receiver is not None and receiver not in our_parties:
-        return None
-    answer: dict[str, str] = {}
-    if sender is None and receiver is None:
-        return answer, None
-    if sender is not None:
-        answer[h.TO_COUNTRY_CODE], answer[h.TO_PARTY_ID] = sender
-    me = receiver or (our_parties[0] if our_parties else None)
-    if me is not None:
-        answer[h.FROM_COUNTRY_CODE], answer[h.FROM_PARTY_ID] = me
-    return answer, sender

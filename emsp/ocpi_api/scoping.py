@@ -142,6 +142,26 @@ def _header_pair(request: Request, cc_name: str, pid_name: str) -> Party | None:
     return ci(cc), ci(pid)
 
 
+def parse_routing(request: Request, ours: Sequence[OwnParty]) -> tuple[dict[str, str], Party | None]:
+    """The request's routing headers (4.1.8) read and checked on their own: (the response's routing headers,
+    swapped; the OCPI-from-* party, for the caller to check it speaks for it). `InvalidParameters` when a
+    pair is given halfway or OCPI-to-* is not one of our parties."""
+    sender = _header_pair(request, h.FROM_COUNTRY_CODE, h.FROM_PARTY_ID)
+    receiver = _header_pair(request, h.TO_COUNTRY_CODE, h.TO_PARTY_ID)
+    if sender is None and receiver is None:
+        return {}, None
+    our_parties = [(ci(p.country_code), ci(p.party_id)) for p in ours]
+    if receiver is not None and receiver not in our_parties:
+        raise InvalidParameters(f"OCPI-to-* names {receiver[0]}/{receiver[1]}, which is not a party of ours")
+    answer: dict[str, str] = {}
+    if sender is not None:
+        answer[h.TO_COUNTRY_CODE], answer[h.TO_PARTY_ID] = sender
+    me = receiver or (our_parties[0] if our_parties else None)
+    if me is not None:
+        answer[h.FROM_COUNTRY_CODE], answer[h.FROM_PARTY_ID] = me
+    return answer, sender
+
+
 async def check_routing(
     request: Request,
     session: AsyncSession,
@@ -149,22 +169,11 @@ async def check_routing(
     ours: Sequence[OwnParty],
     known: frozenset[tuple[str, str, str]] | None = None,
 ) -> dict[str, str]:
-    """Validate the request's routing headers (4.1.8) and return those of the response (swapped)."""
-    sender = _header_pair(request, h.FROM_COUNTRY_CODE, h.FROM_PARTY_ID)
-    receiver = _header_pair(request, h.TO_COUNTRY_CODE, h.TO_PARTY_ID)
-    if sender is None and receiver is None:
-        return {}
-    our_parties = [(ci(p.country_code), ci(p.party_id)) for p in ours]
-    if receiver is not None and receiver not in our_parties:
-        raise InvalidParameters(f"OCPI-to-* names {receiver[0]}/{receiver[1]}, which is not a party of ours")
+    """Validate the request's routing headers (4.1.8), the OCPI-from-* party included, and return those of
+    the response (swapped)."""
+    answer, sender = parse_routing(request, ours)
     if sender is not None:
         await ensure_party(session, caller, *sender, roles=None, where="OCPI-from-*", known=known)
-    answer: dict[str, str] = {}
-    if sender is not None:
-        answer[h.TO_COUNTRY_CODE], answer[h.TO_PARTY_ID] = sender
-    me = receiver or (our_parties[0] if our_parties else None)
-    if me is not None:
-        answer[h.FROM_COUNTRY_CODE], answer[h.FROM_PARTY_ID] = me
     return answer
 
 
