@@ -102,12 +102,14 @@ def _of_parties(partner_id: int, parties: Collection[Party]) -> Any:
 # ------------------------------------------------------------------------------------------ eligibility
 
 
+IS_TOKENS_RECEIVER = and_(
+    col(PartnerEndpoint.identifier) == TOKENS_MODULE, col(PartnerEndpoint.role) == RECEIVER
+)
+"""A `partner_endpoints` row that is a Tokens RECEIVER endpoint: what makes a partner one we push to."""
+
+
 def with_tokens_receiver() -> Any:
-    return (
-        select(PartnerEndpoint.partner_id)
-        .where(col(PartnerEndpoint.identifier) == TOKENS_MODULE, col(PartnerEndpoint.role) == RECEIVER)
-        .scalar_subquery()
-    )
+    return select(PartnerEndpoint.partner_id).where(IS_TOKENS_RECEIVER).scalar_subquery()
 
 
 async def eligible_partners(session: AsyncSession) -> list[EligiblePartner]:

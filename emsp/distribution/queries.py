@@ -20,7 +20,7 @@ from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from emsp.distribution.addressing import Target, partner_roles, reported_parties, targets_of
-from emsp.distribution.ledger import RECEIVER, TOKENS_MODULE
+from emsp.distribution.ledger import IS_TOKENS_RECEIVER
 from emsp.distribution.tables import (
     DeliveryStatus,
     PartnerDeliveryState,
@@ -134,9 +134,7 @@ async def partner_summaries(session: AsyncSession, partner_id: int | None = None
         func.max(_T.c.last_success_at),
         func.max(_T.c.last_failure_at),
     ).group_by(_T.c.partner_id, _T.c.to_country_code, _T.c.to_party_id, _T.c.status)
-    with_endpoint = select(PartnerEndpoint.partner_id).where(
-        col(PartnerEndpoint.identifier) == TOKENS_MODULE, col(PartnerEndpoint.role) == RECEIVER
-    )
+    with_endpoint = select(PartnerEndpoint.partner_id).where(IS_TOKENS_RECEIVER)
     partners_q = sm_select(Partner).where(
         col(Partner.id).in_(with_endpoint) | col(Partner.id).in_(select(_T.c.partner_id).distinct())
     )

@@ -39,8 +39,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from emsp.distribution.addressing import Target, targets_of
 from emsp.distribution.ledger import (
-    RECEIVER,
-    TOKENS_MODULE,
+    IS_TOKENS_RECEIVER,
     backfill_partner,
     backfill_target,
     cancel_partner,
@@ -65,11 +64,7 @@ async def _has_tokens_endpoint(session: AsyncSession, partner_id: int) -> bool:
     stmt = (
         select(func.count())
         .select_from(PartnerEndpoint)
-        .where(
-            col(PartnerEndpoint.partner_id) == partner_id,
-            col(PartnerEndpoint.identifier) == TOKENS_MODULE,
-            col(PartnerEndpoint.role) == RECEIVER,
-        )
+        .where(col(PartnerEndpoint.partner_id) == partner_id, IS_TOKENS_RECEIVER)
     )
     return int((await session.exec(stmt)).scalar_one()) > 0
 

@@ -12,7 +12,7 @@ from sqlmodel import col
 from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from emsp.distribution.ledger import RECEIVER, TOKENS_MODULE
+from emsp.distribution.ledger import IS_TOKENS_RECEIVER
 from emsp.tokens.tables import Token
 from partners.tables import Partner, PartnerEndpoint, PartnerStatus
 
@@ -48,9 +48,7 @@ async def load_targets(session: AsyncSession, partner_ids: Iterable[int]) -> dic
     endpoints = (
         await session.exec(
             select(col(PartnerEndpoint.partner_id), col(PartnerEndpoint.url)).where(
-                col(PartnerEndpoint.partner_id).in_(ids),
-                col(PartnerEndpoint.identifier) == TOKENS_MODULE,
-                col(PartnerEndpoint.role) == RECEIVER,
+                col(PartnerEndpoint.partner_id).in_(ids), IS_TOKENS_RECEIVER
             )
         )
     ).all()
