@@ -33,14 +33,13 @@ from emsp.cdrs.fastpath import ingest_fast
 from emsp.cdrs.pipeline import PricingPolicy, ingest_cdr
 from emsp.cdrs.store import CdrConflict, find_cdr
 from emsp.cdrs.tables import CdrSource, CpoCdr
-from emsp.db import session_scope
-from emsp.deps import DbSession, ModuleCaller, get_node, module_caller
+from emsp.deps import DbSession, ModuleCaller, get_node
 from emsp.errors import describe_validation_errors
 from emsp.node import Node
 from emsp.ocpi_api import VERSION_PATH, ModuleEndpoint
 from emsp.ocpi_api.fastpath import routing, token_digests
 from emsp.ocpi_api.responses import ocpi_response, response_routing_headers
-from emsp.ocpi_api.scoping import ensure_party, receiving, speaks_for
+from emsp.ocpi_api.scoping import ensure_party, receiving_outside_fastapi, speaks_for
 from emsp.rawpool import raw_pool
 from emsp.settings import Settings
 from ocpi.errors import ClientError, InvalidParameters, NotFound, OcpiError
@@ -102,8 +101,7 @@ async def post_cdr(request: Request) -> JSONResponse:
     fast = await _try_fast(node, request)
     if fast is not None:
         return fast
-    async with session_scope(node.sessionmaker) as session:
-        ctx = await receiving(request, await module_caller(request, session), session, node)
+    async with receiving_outside_fastapi(request, node) as ctx:
 
         async def work() -> JSONResponse:
             cdr, text = parse_cdr(await ctx.request.body())

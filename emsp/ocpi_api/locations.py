@@ -16,12 +16,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 
-from emsp.db import session_scope
-from emsp.deps import get_node, module_caller
+from emsp.deps import get_node
 from emsp.ingest import locations as store
 from emsp.ingest.validation import validate
 from emsp.ocpi_api import ModuleEndpoint, evse_fastpath
-from emsp.ocpi_api.scoping import ReceivingDep, receiving
+from emsp.ocpi_api.scoping import ReceivingDep, receiving_outside_fastapi
 from ocpi.errors import InvalidParameters, NotFound
 from ocpi.models.locations import EVSE, Connector, Location
 
@@ -163,8 +162,7 @@ async def patch_evse(
     fast = await evse_fastpath.try_status_patch(node, request, country_code, party_id, location_id, evse_uid)
     if fast is not None:
         return fast
-    async with session_scope(node.sessionmaker) as session:
-        ctx = await receiving(request, await module_caller(request, session), session, node)
+    async with receiving_outside_fastapi(request, node) as ctx:
 
         async def work() -> JSONResponse:
             key = await ctx.scope(country_code, party_id, location_id)

@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -38,10 +39,12 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from emsp.deps import Caller, DbSession, ModuleCaller, NodeDep
+from emsp.db import session_scope
+from emsp.deps import Caller, DbSession, ModuleCaller, NodeDep, module_caller
 from emsp.ingest.keys import ObjectKey, ci
 from emsp.ingest.locations import Outcome
 from emsp.ingest.parties import OWNER_ROLES, Party, parties_of, party_roles, select_parties, speaks_for
+from emsp.node import Node
 from emsp.ocpi_api.responses import ocpi_response
 from emsp.settings import OwnParty
 from ocpi import headers as h
@@ -261,3 +264,11 @@ async def receiving(request: Request, caller: ModuleCaller, session: DbSession, 
 
 
 ReceivingDep = Annotated[Receiving, Depends(receiving)]
+
+
+@asynccontextmanager
+async def receiving_outside_fastapi(request: Request, node: Node) -> AsyncIterator[Receiving]:
+    """What `ReceivingDep` gives, for a route that first tried a fast path and so could not take the session
+    and the caller as dependencies: one unit of work, committed at the end."""
+    async with session_scope(node.sessionmaker) as session:
+        yield await receiving(request, await module_caller(request, session), session, node)
