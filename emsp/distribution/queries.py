@@ -19,7 +19,12 @@ from sqlmodel import col
 from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from emsp.distribution.addressing import Target, partner_roles, reported_parties, targets_of
+from emsp.distribution.addressing import (
+    Target,
+    partner_roles,
+    reported_parties,
+    targets_from_roles,
+)
 from emsp.distribution.ledger import IS_TOKENS_RECEIVER
 from emsp.distribution.tables import (
     DeliveryStatus,
@@ -149,7 +154,7 @@ async def partner_summaries(session: AsyncSession, partner_id: int | None = None
         _add(per_party, (int(pid), (str(cc), str(party))), str(status), int(n), int(paused or 0), ok, bad)
     ids = [p.id for p in partners if p.id is not None]
     roles = await partner_roles(session, ids)
-    targets = await targets_of(session, ids)
+    targets = await targets_from_roles(session, ids, roles)
     listed, _ = await reported_parties(session, ids)
     states = {s.partner_id: s for s in (await session.exec(sm_select(PartnerDeliveryState))).all()}
     result = []
@@ -259,7 +264,7 @@ async def distribution_for_token(session: AsyncSession, token_id: int) -> dict[s
         for p in (await session.exec(sm_select(Partner).where(col(Partner.id).in_(partner_ids)))).all()
     }
     roles = await partner_roles(session, partner_ids)
-    targets = await targets_of(session, partner_ids)
+    targets = await targets_from_roles(session, partner_ids, roles)
     return {
         "token": {
             "id": token.id,
